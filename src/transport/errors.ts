@@ -63,3 +63,31 @@ export class TransportClosedError extends ShoalError {
     super('ERR_TRANSPORT_CLOSED', 'the transport is closed');
   }
 }
+
+/**
+ * The connection to the peer already holds `maxBufferedBytes` of unsent data, so the
+ * message was dropped instead of queued without bound. Nothing was written: a request
+ * that fails with this error was certainly not applied.
+ */
+export class BackpressureError extends ShoalError {
+  constructor(peer: string, limitBytes: number) {
+    super(
+      'ERR_BACKPRESSURE',
+      `more than ${limitBytes} bytes are already waiting to be written to ${peer}`,
+    );
+  }
+}
+
+/**
+ * One message encodes to more bytes than a frame may carry (the smaller of this
+ * endpoint's and the peer's `maxFrameBytes`), or cannot be encoded at all. It was not
+ * sent.
+ */
+export class MessageTooLargeError extends ShoalError {
+  constructor(peer: string, encodedBytes: number, limitBytes: number) {
+    super(
+      'ERR_MESSAGE_TOO_LARGE',
+      `a message to ${peer} encodes to ${encodedBytes} bytes, over the ${limitBytes}-byte frame limit`,
+    );
+  }
+}
