@@ -56,7 +56,7 @@ describe('MemoryStorage', () => {
     const loadedData = first.entries[0]?.data as { members: string[]; blob: Buffer };
     loadedData.members.push('mutated after load');
     loadedData.blob[1] = 77;
-    (first.snapshot?.state as { config: { ttl: number } }).config.ttl = 1;
+    (first.snapshot!.state as { config: { ttl: number } }).config.ttl = 1;
 
     const second = await disk.load();
     expect(second).toEqual({
