@@ -29,7 +29,7 @@
  * compacted away.
  */
 import { type FileHandle, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { invariant } from '../util/assert.js';
 import { InvalidArgumentError, ShoalError } from '../util/errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
@@ -118,6 +118,21 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Creates `dataDir` and any missing parents, fsyncing each new directory's parent so
+ * a crash right after the first writes cannot make the whole directory vanish.
+ */
+async function createDirectoryDurably(dataDir: string): Promise<void> {
+  const firstCreated = await mkdir(dataDir, { recursive: true });
+  if (firstCreated === undefined) return;
+  const top = resolve(firstCreated);
+  // Walks up from dataDir to the first directory created: bounded by the path's depth.
+  for (let dir = resolve(dataDir); ; dir = dirname(dir)) {
+    await syncDirectory(dirname(dir));
+    if (dir === top || dir === dirname(dir)) return;
+  }
+}
+
 /** Replaces `dir/name` with `bytes` so that a crash leaves either the old or the new file. */
 async function writeFileAtomically(dir: string, name: string, bytes: Uint8Array): Promise<void> {
   const temporary = join(dir, name + TEMPORARY_SUFFIX);
@@ -189,7 +204,7 @@ export class FileStorage implements CoordStorage {
       );
     }
     const logger = options.logger ?? silentLogger;
-    await mkdir(dataDir, { recursive: true });
+    await createDirectoryDurably(dataDir);
     const lock = await DataDirLock.acquire(dataDir, logger);
     const storage = new FileStorage(lock, limits, logger, maxQueuedOperations);
     try {

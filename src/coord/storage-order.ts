@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../util/errors.js';
 import { StorageOrderError } from './storage-errors.js';
 
 /**
@@ -23,7 +24,7 @@ export function checkAppendOrder(lastZxid: number | undefined, zxids: readonly n
 /** A truncation cannot reach into what a snapshot already applied. */
 export function checkTruncateOrder(lastKeptZxid: number, snapshotZxid: number | undefined): void {
   if (!Number.isSafeInteger(lastKeptZxid)) {
-    throw new StorageOrderError(`cannot truncate after ${lastKeptZxid}: not an integer zxid`);
+    throw new InvalidArgumentError(`cannot truncate after ${lastKeptZxid}: not an integer zxid`);
   }
   if (snapshotZxid !== undefined && lastKeptZxid < snapshotZxid) {
     throw new StorageOrderError(

@@ -260,6 +260,9 @@ describe('FileStorage ordering and argument errors', () => {
     await expect(s.saveSnapshot({ zxid: -5, state: 1 })).rejects.toMatchObject({
       code: 'ERR_INVALID_ARGUMENT',
     });
+    await expect(s.truncateAfter(Number.NaN)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    });
     expect(await s.load()).toEqual({ meta: undefined, snapshot: undefined, entries: [] });
   });
 
