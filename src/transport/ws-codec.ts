@@ -23,8 +23,9 @@ function envelopeStructures(): string[][] {
  * - Other object shapes (message bodies) are written as inline record definitions,
  *   valid for one frame only: the decoder is neither `trusted` nor `sequential`,
  *   so it truncates its table back to the shared structures before every frame.
- * - `mapsAsObjects` decodes plain msgpack maps as objects, so a peer that does not
- *   use records at all (any msgpack library) still speaks the protocol.
+ * - `mapsAsObjects` decodes plain msgpack maps as objects, so a peer may send
+ *   envelopes as plain maps (any msgpack library); to read this side's frames it
+ *   must know the four shared records.
  */
 export class WireCodec {
   private readonly packr: Packr;

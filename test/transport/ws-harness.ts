@@ -1,11 +1,11 @@
 /**
  * Shared helpers for the WsTransport tests: cleanup of everything a test starts,
  * polling with a deadline, and `RawPeer`, a bare `ws` client that speaks the wire
- * protocol by hand (plain msgpack maps, its own HMAC code) so tests can send exactly
+ * protocol by hand (it sends plain msgpack maps, has its own HMAC code) so tests can send exactly
  * the bytes a hostile or foreign peer would.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { pack, unpack } from 'msgpackr';
+import { pack, Unpackr } from 'msgpackr';
 import WebSocket from 'ws';
 import type { LogFields, Logger } from '../../src/util/logger.js';
 
@@ -105,6 +105,20 @@ export function testProof(
     .digest();
 }
 
+/**
+ * Decodes what a WsTransport sends: its envelopes use four shared msgpackr records
+ * (ids 0x40..0x43) that both ends know in advance. Restated here to pin them.
+ */
+function envelopeDecoder(): Unpackr {
+  const structures = [
+    ['t', 'c', 'b'],
+    ['t', 'i', 'c', 'b'],
+    ['t', 'i', 'b'],
+    ['t', 'i', 'e', 'm'],
+  ].map((keys) => Object.assign(keys, { isShared: true }));
+  return new Unpackr({ structures, mapsAsObjects: true });
+}
+
 /** How a raw connection ended. */
 export interface CloseInfo {
   code: number;
@@ -114,6 +128,7 @@ export interface CloseInfo {
 /** A hand-driven protocol client on a bare `ws` socket. */
 export class RawPeer {
   private readonly frames: Buffer[] = [];
+  private readonly decoder = envelopeDecoder();
   private waiter: (() => void) | undefined;
   readonly closed: Promise<CloseInfo>;
   closeInfo: CloseInfo | undefined;
@@ -154,7 +169,7 @@ export class RawPeer {
         setTimeout(resolve, 50);
       });
     }
-    return unpack(this.frames.shift()!);
+    return this.decoder.unpack(this.frames.shift()!);
   }
 
   sendValue(value: unknown): void {
@@ -191,13 +206,21 @@ export class RawPeer {
     return { auth };
   }
 
-  /** Sends one request in a batch of plain msgpack maps and returns the reply envelope. */
+  /**
+   * Sends one request in a batch of plain msgpack maps and returns its reply
+   * envelope, skipping frames that carry other envelopes.
+   */
   async roundTrip(id: number, channel: string, body: unknown): Promise<Record<string, unknown>> {
     this.sendValue([{ t: WIRE.Request, i: id, c: channel, b: body }]);
-    const batch = (await this.next()) as Array<Record<string, unknown>>;
-    const reply = batch.find((envelope) => envelope.i === id);
-    if (!reply) throw new Error('no reply in the next frame');
-    return reply;
+    for (let frames = 0; frames < 100; frames++) {
+      const batch = (await this.next()) as Array<Record<string, unknown>>;
+      const reply = batch.find(
+        (envelope) =>
+          envelope.i === id && (envelope.t === WIRE.Reply || envelope.t === WIRE.ErrorReply),
+      );
+      if (reply) return reply;
+    }
+    throw new Error(`no reply to request ${id} in 100 frames`);
   }
 
   close(): Promise<CloseInfo> {
