@@ -29,8 +29,11 @@ export class SimulationReentryError extends ShoalError {
  *   every timer or I/O callback. Faithful; about 2-3 µs per event.
  * - `'microtasks'`: yield `microtaskTurns` times to the microtask queue after each
  *   event, and drain fully (one macrotask boundary) only before the clock advances.
- *   Cheaper; a continuation chain deeper than `microtaskTurns` may interleave with
- *   the next event scheduled for the same millisecond, never with a later one.
+ *   Cheaper when many events share a millisecond; a continuation chain deeper than
+ *   `microtaskTurns` may interleave with the next event scheduled for the same
+ *   millisecond, never with a later one. With `microtaskTurns: 0`, events of one
+ *   millisecond run back to back, as the envelopes of one `WsTransport` batch frame
+ *   do, and continuations settle before time moves on.
  *
  * Both are deterministic: the microtask queue is FIFO and fed only by the simulated
  * code, so the same script yields the same interleaving on every run.
@@ -51,7 +54,7 @@ export interface SimSchedulerOptions {
   maxEventsPerRun?: number;
   /** See {@link SettleMode}. Default `'macrotask'`. */
   settleMode?: SettleMode;
-  /** Microtask yields per event in `'microtasks'` mode. Default 16. */
+  /** Microtask yields per event in `'microtasks'` mode (0 allowed). Default 16. */
   microtaskTurns?: number;
 }
 
@@ -144,11 +147,15 @@ export class SimScheduler implements Scheduler {
     for (const [name, value] of [
       ['maxPendingEvents', this.maxPendingEvents],
       ['maxEventsPerRun', this.maxEventsPerRun],
-      ['microtaskTurns', this.microtaskTurns],
     ] as const) {
       if (!Number.isSafeInteger(value) || value < 1) {
         throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
       }
+    }
+    if (!Number.isSafeInteger(this.microtaskTurns) || this.microtaskTurns < 0) {
+      throw new InvalidArgumentError(
+        `microtaskTurns must be an integer >= 0, got ${this.microtaskTurns}`,
+      );
     }
   }
 
