@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../util/errors.js';
 import type { Random } from '../util/random.js';
 import type { TimerHandle } from '../util/scheduler.js';
 import { type SimScheduler, SimulationLimitError } from '../util/sim-scheduler.js';
+import { MessageTooLargeError } from './errors.js';
 import { SimNodeScheduler } from './sim-node-scheduler.js';
 import {
   fnv1a,
@@ -12,7 +13,12 @@ import {
   type SimTraceRecord,
   SimTraceRecorder,
 } from './sim-trace.js';
-import { SimTransport, type SimTransportHost, type SimTransportInbox } from './sim-transport.js';
+import {
+  type SimTransmitResult,
+  SimTransport,
+  type SimTransportHost,
+  type SimTransportInbox,
+} from './sim-transport.js';
 import type { Channel, NodeId } from './transport.js';
 
 /** How one directed link (`from -> to`) treats the frames put on it. */
@@ -63,8 +69,19 @@ export interface SimNetworkOptions {
   maxTraceRecords?: number;
   /** Requests one endpoint may have waiting on one peer. Default 10,000. */
   maxPendingRequests?: number;
-  /** Frames in flight on one directed link; beyond it `send` refuses (backpressure). Default 100,000. */
-  maxInFlightPerLink?: number;
+  /**
+   * Bytes in flight on one directed link beyond which `send` returns false and
+   * `request` rejects with `BackpressureError`, as `WsTransport` does past its
+   * `maxBufferedBytes`. Frames count their encoded size, or
+   * {@link UNENCODED_FRAME_BYTES} each when encoding is off. Default 8 MiB.
+   */
+  maxInFlightBytesPerLink?: number;
+  /**
+   * Largest encoded body; a larger one throws `MessageTooLargeError` at the sender
+   * (a reply becomes an `ERR_MESSAGE_TOO_LARGE` error reply). Default 4 MiB, as
+   * `WsTransport`'s `maxFrameBytes`.
+   */
+  maxFrameBytes?: number;
   /** Distinct node and client ids the network may know. Default 10,000. */
   maxNodes?: number;
 }
@@ -79,7 +96,7 @@ export interface SimNetworkStats {
   dropped: number;
   /** Frames in flight (or held by a paused node) when their connection went down. */
   lost: number;
-  /** `send`/`request` calls that found no open connection, or a full link. */
+  /** `send`/`request` calls that found no open connection, or a full link (backpressure). */
   refused: number;
   /** Encoded bytes of the frames sent (0 when encoding is off). */
   bytesSent: number;
@@ -98,7 +115,10 @@ const DEFAULT_CONNECT_DELAY: SimDelayRange = { minMs: 1, maxMs: 5 };
 const DEFAULT_RECONNECT_DELAY: SimDelayRange = { minMs: 100, maxMs: 200 };
 const DEFAULT_MAX_TRACE_RECORDS = 1_000_000;
 const DEFAULT_MAX_PENDING_REQUESTS = 10_000;
-const DEFAULT_MAX_IN_FLIGHT_PER_LINK = 100_000;
+const DEFAULT_MAX_IN_FLIGHT_BYTES_PER_LINK = 8 * 1024 * 1024;
+const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** What a frame counts against `maxInFlightBytesPerLink` when encoding is off. */
+export const UNENCODED_FRAME_BYTES = 64;
 const DEFAULT_MAX_NODES = 10_000;
 
 /** One direction between two ids. Exists independently of connections, so cuts can precede nodes. */
@@ -110,7 +130,12 @@ class SimLink {
   cut = false;
   /** When the last frame on this link is due: no later frame may arrive before it. */
   lastDeliveryMs = 0;
-  inFlight = 0;
+  /**
+   * Bytes sent on the current connection and not yet handed to the receiver, held
+   * frames of a paused receiver included: like unread data in TCP buffers, they push
+   * back on the sender.
+   */
+  inFlightBytes = 0;
 
   constructor(from: NodeId, to: NodeId) {
     this.from = from;
@@ -122,7 +147,6 @@ class SimLink {
 class SimNode {
   readonly id: NodeId;
   status: SimNodeStatus = 'absent';
-  incarnation = 0;
   transport: SimTransport | undefined;
   inbox: SimTransportInbox | undefined;
   scheduler: SimNodeScheduler;
@@ -174,7 +198,9 @@ class SimFrame {
   readonly payload: unknown;
   readonly bytes: number;
   readonly payloadDigest: number;
-  generation: number;
+  readonly generation: number;
+  /** Counted in its link's `inFlightBytes` (from launch until handed over or lost). */
+  inFlight = false;
 
   constructor(
     from: SimNode,
@@ -278,7 +304,8 @@ export class SimNetwork {
   private readonly encode: boolean;
   private readonly recorder: SimTraceRecorder;
   private readonly maxPendingRequests: number;
-  private readonly maxInFlightPerLink: number;
+  private readonly maxInFlightBytesPerLink: number;
+  private readonly maxFrameBytes: number;
   private readonly maxNodes: number;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly links = new Map<NodeId, Map<NodeId, SimLink>>();
@@ -317,10 +344,15 @@ export class SimNetwork {
       DEFAULT_MAX_PENDING_REQUESTS,
       'maxPendingRequests',
     );
-    this.maxInFlightPerLink = checkLimit(
-      options.maxInFlightPerLink,
-      DEFAULT_MAX_IN_FLIGHT_PER_LINK,
-      'maxInFlightPerLink',
+    this.maxInFlightBytesPerLink = checkLimit(
+      options.maxInFlightBytesPerLink,
+      DEFAULT_MAX_IN_FLIGHT_BYTES_PER_LINK,
+      'maxInFlightBytesPerLink',
+    );
+    this.maxFrameBytes = checkLimit(
+      options.maxFrameBytes,
+      DEFAULT_MAX_FRAME_BYTES,
+      'maxFrameBytes',
     );
     this.maxNodes = checkLimit(options.maxNodes, DEFAULT_MAX_NODES, 'maxNodes');
     this.host = {
@@ -365,7 +397,6 @@ export class SimNetwork {
     if (node.status !== 'crashed') {
       throw new InvalidArgumentError(`${id} is ${node.status}; only a crashed node restarts`);
     }
-    node.incarnation++;
     node.scheduler = new SimNodeScheduler(this.scheduler);
     return this.start(node);
   }
@@ -417,9 +448,15 @@ export class SimNetwork {
     return this.nodes.get(id)?.transport;
   }
 
-  /** The current process scheduler of `id`, for drivers started before their transport. */
+  /**
+   * The current process scheduler of `id` (the same as its transport's), also for
+   * drivers that start before their transport.
+   */
   schedulerOf(id: NodeId): SimNodeScheduler {
-    return this.existing(id).scheduler;
+    if (typeof id !== 'string' || id.length === 0) {
+      throw new InvalidArgumentError('node id must be a non-empty string');
+    }
+    return this.nodeOf(id).scheduler;
   }
 
   /** Where `id` stands. */
@@ -543,9 +580,9 @@ export class SimNetwork {
 
   private start(node: SimNode): SimTransport {
     node.status = 'open';
-    node.paused = false;
     const transport = new SimTransport(node.id, node.scheduler, this.host, {
       maxPendingRequests: this.maxPendingRequests,
+      maxInFlightBytesPerLink: this.maxInFlightBytesPerLink,
     });
     node.transport = transport;
     for (const conn of node.connections.values()) {
@@ -606,7 +643,8 @@ export class SimNetwork {
 
   private setDialed(from: NodeId, to: NodeId, dialed: boolean): void {
     const x = this.nodeOf(from);
-    const conn = this.connectionOf(x, this.nodeOf(to));
+    const conn = dialed ? this.connectionOf(x, this.nodeOf(to)) : x.connections.get(to);
+    if (conn === undefined) return;
     if (conn.a === x) conn.dialedByA = dialed;
     else conn.dialedByB = dialed;
     if (dialed) {
@@ -623,13 +661,14 @@ export class SimNetwork {
     const node = this.existing(id);
     node.status = 'closed';
     this.loseHeld(node);
-    node.transport = undefined;
-    node.inbox = undefined;
+    // The closing transport still hears each connection go down, as WsTransport does.
     for (const conn of node.connections.values()) {
       if (conn.a === node) conn.dialedByA = false;
       else conn.dialedByB = false;
       this.reevaluate(conn, this.reconnectDelay, `${id} closed its transport`);
     }
+    node.transport = undefined;
+    node.inbox = undefined;
   }
 
   private reevaluatePair(x: NodeId, y: NodeId, reason: string): void {
@@ -681,8 +720,11 @@ export class SimNetwork {
     conn.state = 'down';
     conn.generation++;
     const now = this.scheduler.now();
-    conn.linkAB.lastDeliveryMs = now;
-    conn.linkBA.lastDeliveryMs = now;
+    for (const link of [conn.linkAB, conn.linkBA]) {
+      // A new connection starts with empty buffers; frames of this one are lost.
+      link.lastDeliveryMs = now;
+      link.inFlightBytes = 0;
+    }
     this.counters.connectionsClosed++;
     this.record('down', conn.a.id, conn.b.id, 'connection', '', 0, 0);
     const a = conn.a.inbox;
@@ -707,21 +749,16 @@ export class SimNetwork {
     channel: Channel,
     requestId: number,
     body: unknown,
-  ): boolean {
+  ): SimTransmitResult {
     const from = this.nodes.get(fromId);
     const conn = from?.connections.get(toId);
     if (from === undefined || conn === undefined || conn.state !== 'up') {
       this.counters.refused++;
       this.record('refused', fromId, toId, kind, channel, 0, 0);
-      return false;
+      return 'not-connected';
     }
     const forward = conn.a === from;
     const link = forward ? conn.linkAB : conn.linkBA;
-    if (link.inFlight >= this.maxInFlightPerLink) {
-      this.counters.refused++;
-      this.record('refused', fromId, toId, kind, channel, 0, 0);
-      return false;
-    }
     let payload: unknown = body;
     let bytes = -1;
     let digest = 0;
@@ -733,9 +770,18 @@ export class SimNetwork {
         const reason = error instanceof Error ? error.message : String(error);
         throw new InvalidArgumentError(`a ${kind} on ${channel} cannot be encoded: ${reason}`);
       }
+      if (encoded.length > this.maxFrameBytes) {
+        throw new MessageTooLargeError(toId, encoded.length, this.maxFrameBytes);
+      }
       payload = encoded;
       bytes = encoded.length;
       if (this.recorder.enabled) digest = fnv1a(encoded);
+    }
+    const weight = bytes >= 0 ? bytes : UNENCODED_FRAME_BYTES;
+    if (link.inFlightBytes > 0 && link.inFlightBytes + weight > this.maxInFlightBytesPerLink) {
+      this.counters.refused++;
+      this.record('refused', fromId, toId, kind, channel, bytes, digest);
+      return 'backpressure';
     }
     const frame = new SimFrame(
       from,
@@ -751,7 +797,7 @@ export class SimNetwork {
     );
     if (from.paused) from.heldOutbound.push(frame);
     else this.launch(frame);
-    return true;
+    return 'sent';
   }
 
   /** Puts a frame on its link: drop or schedule its arrival. */
@@ -777,12 +823,12 @@ export class SimNetwork {
         : config.minDelayMs;
     const arrival = Math.max(this.scheduler.now() + delay, link.lastDeliveryMs);
     link.lastDeliveryMs = arrival;
-    link.inFlight++;
+    link.inFlightBytes += frameWeight(frame);
+    frame.inFlight = true;
     this.scheduler.callAt(arrival, this.onArrival, frame);
   }
 
   private readonly onArrival = (frame: SimFrame): void => {
-    frame.link.inFlight--;
     if (frame.generation !== frame.conn.generation) {
       this.lose(frame);
       return;
@@ -814,6 +860,7 @@ export class SimNetwork {
   };
 
   private handOver(frame: SimFrame): void {
+    this.release(frame);
     this.counters.delivered++;
     this.recordFrame('deliver', frame);
     const body = this.encode ? unpack(frame.payload as Uint8Array) : frame.payload;
@@ -821,8 +868,17 @@ export class SimNetwork {
   }
 
   private lose(frame: SimFrame): void {
+    this.release(frame);
     this.counters.lost++;
     this.recordFrame('lost', frame);
+  }
+
+  /** Takes a frame off its link's backlog, unless the connection it was sent on is gone. */
+  private release(frame: SimFrame): void {
+    if (frame.inFlight && frame.generation === frame.conn.generation) {
+      frame.link.inFlightBytes -= frameWeight(frame);
+    }
+    frame.inFlight = false;
   }
 
   private loseHeld(node: SimNode): void {
@@ -867,4 +923,8 @@ export class SimNetwork {
       );
     }
   }
+}
+
+function frameWeight(frame: SimFrame): number {
+  return frame.bytes >= 0 ? frame.bytes : UNENCODED_FRAME_BYTES;
 }

@@ -1,6 +1,8 @@
 import { InvalidArgumentError, ShoalError } from '../util/errors.js';
 import { checkTimerDelay, type TimerHandle } from '../util/scheduler.js';
 import {
+  BackpressureError,
+  MessageTooLargeError,
   PeerUnavailableError,
   RemoteError,
   RequestTimeoutError,
@@ -19,10 +21,21 @@ import type {
   Transport,
 } from './transport.js';
 
-/** The code a request gets back when the handler threw something that is not a `ShoalError`. */
+/**
+ * The code a request gets back when the handler threw something that is not a
+ * `ShoalError` (as from `WsTransport`).
+ */
 export const REMOTE_INTERNAL_CODE = 'ERR_REMOTE_INTERNAL';
-/** The code a request gets back when the peer has no request handler on that channel. */
-export const NO_HANDLER_CODE = 'ERR_NO_HANDLER';
+/** The code a request gets back when the peer has no request handler on that channel (as from `WsTransport`). */
+export const UNKNOWN_CHANNEL_CODE = 'ERR_UNKNOWN_CHANNEL';
+/** Longest peer id and channel name accepted, as `WsTransport`'s default limits. */
+export const MAX_SIM_NAME_LENGTH = 128;
+
+/**
+ * What `SimTransportHost.transmit` did: put the frame on the link, or found no open
+ * connection, or found the link's backlog full (`maxInFlightBytesPerLink`).
+ */
+export type SimTransmitResult = 'sent' | 'not-connected' | 'backpressure';
 
 /** The body of an `'error'` frame. */
 export interface SimErrorBody {
@@ -38,8 +51,9 @@ export interface SimTransportHost {
   /** Connects the transport's inbox; called once, from the constructor. */
   attach(id: NodeId, inbox: SimTransportInbox): void;
   /**
-   * Puts a frame on the link `from -> to`. Returns false, sending nothing, when the
-   * connection is not up. Throws `InvalidArgumentError` when `body` cannot be encoded.
+   * Puts a frame on the link `from -> to`, unless the connection is down or the link
+   * full. Throws, sending nothing, `InvalidArgumentError` when `body` cannot be
+   * encoded and `MessageTooLargeError` when it encodes over `maxFrameBytes`.
    */
   transmit(
     from: NodeId,
@@ -48,7 +62,7 @@ export interface SimTransportHost {
     channel: Channel,
     requestId: number,
     body: unknown,
-  ): boolean;
+  ): SimTransmitResult;
   /** Whether the connection between `from` and `to` is up. */
   isUp(from: NodeId, to: NodeId): boolean;
   /** `from` dials `to` (and redials after failures) until `undial`. */
@@ -80,7 +94,12 @@ export interface SimTransportInbox {
 export interface SimTransportLimits {
   /** Requests waiting for a reply from one peer (as `WsTransport`'s `maxPendingRequests`). */
   maxPendingRequests: number;
+  /** The network's `maxInFlightBytesPerLink`, named in `BackpressureError`. */
+  maxInFlightBytesPerLink: number;
 }
+
+/** Error messages sent back for unsendable replies are cut to this length. */
+const MAX_ERROR_MESSAGE_CHARS = 256;
 
 /** Correlation ids wrap here, as on the real wire. */
 const MAX_REQUEST_ID = 0xffff_ffff;
@@ -119,6 +138,14 @@ function toErrorBody(error: unknown): SimErrorBody {
   return { code: REMOTE_INTERNAL_CODE, message };
 }
 
+function checkName(value: unknown, what: string): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_SIM_NAME_LENGTH) {
+    throw new InvalidArgumentError(
+      `${what} must be a string of 1..${MAX_SIM_NAME_LENGTH} characters`,
+    );
+  }
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' &&
@@ -137,11 +164,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * clients dial, as over real sockets), both are alive, and no cut separates them. The
  * address is not used: the simulation resolves peers by id.
  *
- * Handler errors: a throwing `onRequest` becomes an error reply (a `ShoalError` keeps
- * its code; anything else is `ERR_REMOTE_INTERNAL`); a request on a channel without a
- * request handler gets `ERR_NO_HANDLER`. A throwing `onMessage`, `onPeerUp` or
- * `onPeerDown` is a bug in the layer above and propagates out of the scheduler's run
- * method, failing the test loudly.
+ * Errors follow `WsTransport`: a throwing `onRequest` becomes an error reply (a
+ * `ShoalError` keeps its code; anything else is `ERR_REMOTE_INTERNAL`); a request on a
+ * channel without a request handler gets `ERR_UNKNOWN_CHANNEL`; a full link makes
+ * `send` return false and `request` reject with `BackpressureError`; `close()` fails
+ * pending requests with `PeerUnavailableError` and reports each open connection down.
+ * Two deliberate differences make bugs loud in tests where `WsTransport` only logs:
+ * - a throwing `onMessage`, `onPeerUp` or `onPeerDown` propagates out of the
+ *   scheduler's run method;
+ * - `send` throws for a message that cannot be encoded (`InvalidArgumentError`) or is
+ *   over `maxFrameBytes` (`MessageTooLargeError`), where `WsTransport` drops it.
  */
 export class SimTransport implements Transport {
   readonly localId: NodeId;
@@ -186,25 +218,27 @@ export class SimTransport implements Transport {
   }
 
   addPeer(peer: NodeId, address: string): void {
-    this.checkPeer(peer);
+    if (this.state !== 'open') throw new TransportClosedError();
+    checkName(peer, 'peer id');
+    if (peer === this.localId) {
+      throw new InvalidArgumentError(`${this.localId}: a transport cannot peer with itself`);
+    }
     if (typeof address !== 'string') throw new InvalidArgumentError('address must be a string');
-    if (this.state !== 'open' || this.dialed.has(peer)) return;
+    if (this.dialed.has(peer)) return;
     this.dialed.add(peer);
     this.host.dial(this.localId, peer);
   }
 
   removePeer(peer: NodeId): void {
-    this.checkPeer(peer);
-    if (this.state !== 'open') return;
+    if (this.state !== 'open' || typeof peer !== 'string' || peer === this.localId) return;
     // Also closes a connection the peer dialed, as closing an accepted socket would.
     this.dialed.delete(peer);
     this.host.undial(this.localId, peer);
   }
 
+  /** Registers the handlers of a channel, replacing any registered before. */
   handle(channel: Channel, handlers: ChannelHandlers): void {
-    if (typeof channel !== 'string' || channel.length === 0) {
-      throw new InvalidArgumentError('channel must be a non-empty string');
-    }
+    checkName(channel, 'channel');
     this.handlers.set(channel, handlers);
   }
 
@@ -216,8 +250,9 @@ export class SimTransport implements Transport {
   }
 
   send(peer: NodeId, channel: Channel, message: Message): boolean {
+    checkName(channel, 'channel');
     if (this.state !== 'open') return false;
-    return this.host.transmit(this.localId, peer, 'message', channel, 0, message);
+    return this.host.transmit(this.localId, peer, 'message', channel, 0, message) === 'sent';
   }
 
   request(
@@ -226,25 +261,31 @@ export class SimTransport implements Transport {
     message: Message,
     options: RequestOptions,
   ): Promise<Message> {
+    if (this.state !== 'open') return Promise.reject(new TransportClosedError());
     try {
-      checkTimerDelay(options.timeoutMs, 'timeoutMs', false);
+      checkTimerDelay(options?.timeoutMs, 'timeoutMs', false);
+      checkName(channel, 'channel');
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.state !== 'open') return Promise.reject(new TransportClosedError());
     let perPeer = this.pending.get(peer);
     if (perPeer !== undefined && perPeer.size >= this.limits.maxPendingRequests) {
       return Promise.reject(new TooManyPendingRequestsError(peer, this.limits.maxPendingRequests));
     }
     const id = this.nextRequestId;
     this.nextRequestId = id === MAX_REQUEST_ID ? 0 : id + 1;
-    let sent: boolean;
+    let result: SimTransmitResult;
     try {
-      sent = this.host.transmit(this.localId, peer, 'request', channel, id, message);
+      result = this.host.transmit(this.localId, peer, 'request', channel, id, message);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!sent) return Promise.reject(new PeerUnavailableError(peer, false, 'not connected'));
+    if (result === 'not-connected') {
+      return Promise.reject(new PeerUnavailableError(peer, false, 'not connected'));
+    }
+    if (result === 'backpressure') {
+      return Promise.reject(new BackpressureError(peer, this.limits.maxInFlightBytesPerLink));
+    }
     return new Promise<Message>((resolve, reject) => {
       const request = new PendingRequest(this, peer, id, options.timeoutMs, resolve, reject);
       request.timer = this.scheduler.callAfter(options.timeoutMs, SimTransport.timeOut, request);
@@ -262,10 +303,12 @@ export class SimTransport implements Transport {
 
   close(): Promise<void> {
     if (this.state !== 'open') return Promise.resolve();
-    this.state = 'closed';
-    this.failAll(() => new TransportClosedError());
     this.dialed.clear();
+    // Still open while the network takes the connections down, so pending requests
+    // fail and listeners hear each connection go, as with WsTransport.
     this.host.detach(this.localId);
+    this.state = 'closed';
+    this.failAll((peer) => new PeerUnavailableError(peer, true, 'transport closed'));
     return Promise.resolve();
   }
 
@@ -274,15 +317,6 @@ export class SimTransport implements Transport {
     let count = 0;
     for (const perPeer of this.pending.values()) count += perPeer.size;
     return count;
-  }
-
-  private checkPeer(peer: NodeId): void {
-    if (typeof peer !== 'string' || peer.length === 0) {
-      throw new InvalidArgumentError('peer id must be a non-empty string');
-    }
-    if (peer === this.localId) {
-      throw new InvalidArgumentError(`${this.localId} cannot dial itself`);
-    }
   }
 
   private deliver(
@@ -313,8 +347,8 @@ export class SimTransport implements Transport {
     const onRequest = this.handlers.get(channel)?.onRequest;
     if (onRequest === undefined) {
       this.reply(from, channel, requestId, 'error', {
-        code: NO_HANDLER_CODE,
-        message: `no request handler on channel ${channel}`,
+        code: UNKNOWN_CHANNEL_CODE,
+        message: `no request handler for channel ${channel}`,
       } satisfies SimErrorBody);
       return;
     }
@@ -351,10 +385,15 @@ export class SimTransport implements Transport {
       this.host.transmit(this.localId, to, kind, channel, requestId, body);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      this.host.transmit(this.localId, to, 'error', channel, requestId, {
-        code: REMOTE_INTERNAL_CODE,
-        message: `the reply could not be encoded: ${reason}`,
-      } satisfies SimErrorBody);
+      const fallback: SimErrorBody = {
+        code: error instanceof MessageTooLargeError ? error.code : REMOTE_INTERNAL_CODE,
+        message: `the reply cannot be sent: ${reason}`.slice(0, MAX_ERROR_MESSAGE_CHARS),
+      };
+      try {
+        this.host.transmit(this.localId, to, 'error', channel, requestId, fallback);
+      } catch {
+        // Not even the error fits a frame (a tiny maxFrameBytes): the requester times out.
+      }
     }
   }
 

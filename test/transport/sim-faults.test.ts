@@ -169,7 +169,7 @@ describe('crash and restart', () => {
     // Handlers died with the old process.
     const before = track(scheduler, t.a!.request('b', 'x', 1, { timeoutMs: 100 }));
     await scheduler.runForAsync(200);
-    expect((before.error as RemoteError).remoteCode).toBe('ERR_NO_HANDLER');
+    expect((before.error as RemoteError).remoteCode).toBe('ERR_UNKNOWN_CHANNEL');
     b2.handle('x', { onRequest: () => 'new incarnation' });
     b2.addPeer('c', 'sim://c');
     const after = track(scheduler, t.a!.request('b', 'x', 1, { timeoutMs: 100 }));
@@ -215,6 +215,25 @@ describe('pause and resume', () => {
     );
     expect(messages.slice(0, 10).every((line) => line.endsWith(`@${resumedAt}`))).toBe(true);
     expect(log).toContain('a got from paused b');
+  });
+
+  it('pushes back on senders while a paused node leaves its frames unread', async () => {
+    const { scheduler, net, t } = connectedNetwork(43, ['a', 'b'], {
+      maxInFlightBytesPerLink: 10,
+    });
+    const seen: number[] = [];
+    t.b!.handle('x', { onMessage: (_from, body) => seen.push(body as number) });
+    net.pause('b');
+    const accepted: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      if (t.a!.send('b', 'x', i)) accepted.push(i);
+      await scheduler.runForAsync(10);
+    }
+    expect(accepted).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    net.resume('b');
+    await scheduler.runForAsync(10);
+    expect(seen).toEqual(accepted);
+    expect(t.a!.send('b', 'x', 99)).toBe(true);
   });
 
   it('loses what a paused node held when it crashes', async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BackpressureError,
+  MessageTooLargeError,
   PeerUnavailableError,
   RemoteError,
   RequestTimeoutError,
@@ -90,7 +92,7 @@ describe('SimTransport request/reply', () => {
       return (result.error as RemoteError).remoteCode;
     });
     expect(codes).toEqual(['ERR_OUT_OF_STOCK', 'ERR_OUT_OF_STOCK', 'ERR_REMOTE_INTERNAL']);
-    expect((noHandler.error as RemoteError).remoteCode).toBe('ERR_NO_HANDLER');
+    expect((noHandler.error as RemoteError).remoteCode).toBe('ERR_UNKNOWN_CHANNEL');
   });
 
   it('times out a request at exactly its timeoutMs and ignores the late reply', async () => {
@@ -130,6 +132,47 @@ describe('SimTransport request/reply', () => {
     const badTimeout = track(scheduler, t.a!.request('b', 'x', 1, { timeoutMs: -1 }));
     await scheduler.settle();
     expect(badTimeout.error).toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('SimTransport limits shared with WsTransport', () => {
+  it('refuses messages over maxFrameBytes at the sender, and oversized replies as errors', async () => {
+    const { scheduler, t } = connectedNetwork(16, ['a', 'b'], { maxFrameBytes: 300 });
+    const big = 'x'.repeat(400);
+    expect(() => t.a!.send('b', 'x', big)).toThrow(MessageTooLargeError);
+    const request = track(scheduler, t.a!.request('b', 'x', big, { timeoutMs: 100 }));
+    t.b!.handle('echo', { onRequest: () => big });
+    const reply = track(scheduler, t.a!.request('b', 'echo', 1, { timeoutMs: 100 }));
+    await scheduler.runUntilIdleAsync();
+    expect(request.error).toBeInstanceOf(MessageTooLargeError);
+    expect((reply.error as RemoteError).remoteCode).toBe('ERR_MESSAGE_TOO_LARGE');
+  });
+
+  it('applies backpressure past maxInFlightBytesPerLink, then accepts again once frames land', async () => {
+    const { scheduler, net, t } = connectedNetwork(15, ['a', 'b'], {
+      maxInFlightBytesPerLink: 3,
+    });
+    // Small integers encode to one byte each.
+    const results = [0, 1, 2, 3].map((i) => t.a!.send('b', 'x', i));
+    expect(results).toEqual([true, true, true, false]);
+    const request = track(scheduler, t.a!.request('b', 'x', 4, { timeoutMs: 100 }));
+    await scheduler.settle();
+    expect(request.error).toBeInstanceOf(BackpressureError);
+    expect(net.stats().refused).toBe(2);
+    scheduler.runUntilIdle();
+    expect(t.a!.send('b', 'x', 5)).toBe(true);
+  });
+
+  it('validates channel names and peer ids', async () => {
+    const { scheduler, t } = connectedNetwork(17, ['a', 'b']);
+    expect(() => t.a!.send('b', '', 1)).toThrow(InvalidArgumentError);
+    expect(() => t.a!.handle('y'.repeat(129), {})).toThrow(InvalidArgumentError);
+    expect(() => t.a!.addPeer('', 'sim://')).toThrow(InvalidArgumentError);
+    const outcome = track(scheduler, t.a!.request('b', '', 1, { timeoutMs: 10 }));
+    await scheduler.settle();
+    expect(outcome.error).toBeInstanceOf(InvalidArgumentError);
+    t.a!.removePeer('a');
+    expect(t.a!.isConnected('b')).toBe(true);
   });
 });
 
@@ -240,7 +283,7 @@ describe('SimTransport connections', () => {
     expect(scheduler.now() - removedAt).toBeGreaterThanOrEqual(100);
   });
 
-  it('close() fails pending requests, tells the peer, and refuses further use', async () => {
+  it('close() fails pending requests, reports connections down, and refuses further use', async () => {
     const { scheduler, net, a, b, events } = twoEndpoints();
     a.addPeer('b', 'sim://b');
     scheduler.runUntilIdle();
@@ -253,9 +296,10 @@ describe('SimTransport connections', () => {
     await a.close();
     await a.close();
     await scheduler.settle();
-    expect(fromA.error).toBeInstanceOf(TransportClosedError);
+    expect(fromA.error).toBeInstanceOf(PeerUnavailableError);
     expect(fromB.error).toBeInstanceOf(PeerUnavailableError);
-    expect(events).toEqual([`b-a@${scheduler.now()}`]);
+    expect(events).toEqual([`a-b@${scheduler.now()}`, `b-a@${scheduler.now()}`]);
+    expect(() => a.addPeer('b', 'sim://b')).toThrow(TransportClosedError);
     expect(a.send('b', 'x', 1)).toBe(false);
     await expect(a.request('b', 'x', 1, { timeoutMs: 10 })).rejects.toBeInstanceOf(
       TransportClosedError,
