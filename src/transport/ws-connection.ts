@@ -297,7 +297,10 @@ export class WsConnection {
     return this.socketClosedPromise;
   }
 
-  /** Writes everything queued as one batch frame (or several, if it is too big). */
+  /**
+   * Writes everything queued as one batch frame (or several, if it is too big).
+   * Runs from setImmediate/queueMicrotask, so nothing may escape it.
+   */
   flush = (): void => {
     this.flushScheduled = false;
     const batch = this.queue;
@@ -306,18 +309,27 @@ export class WsConnection {
     const requests = this.queuedRequests;
     this.queuedRequests = [];
     if (this.state !== 'open') return;
-    let frame: Buffer | undefined;
     try {
-      frame = this.owner.codec.encode(batch);
-    } catch {
-      frame = undefined;
+      let frame: Buffer | undefined;
+      try {
+        frame = this.owner.codec.encode(batch);
+      } catch {
+        frame = undefined;
+      }
+      if (frame !== undefined && frame.length <= this.frameLimitBytes) {
+        this.writeFrame(frame, batch.length);
+      } else {
+        this.flushOneByOne(batch);
+      }
+      for (const request of requests) request.written = true;
+    } catch (error) {
+      this.owner.options.logger.error('unexpected failure writing a batch', {
+        peer: this.peerId,
+        error: describe(error),
+      });
+      for (const request of requests) request.written = true;
+      this.close(CloseCode.ProtocolError, 'internal error');
     }
-    if (frame !== undefined && frame.length <= this.frameLimitBytes) {
-      this.writeFrame(frame, batch.length);
-    } else {
-      this.flushOneByOne(batch);
-    }
-    for (const request of requests) request.written = true;
   };
 
   private enqueue(envelope: Envelope): void {
