@@ -1,0 +1,1414 @@
+import { PARTITION_COUNT, partitionOf } from '../ring/partitioner.js';
+import { LruStore, type RemovalReason } from '../store/lru-store.js';
+import { PeerUnavailableError } from '../transport/errors.js';
+import type { NodeId, Transport } from '../transport/transport.js';
+import { InvalidArgumentError, ShoalError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type { Scheduler, TimerHandle } from '../util/scheduler.js';
+import { BackupStreams } from './backup-streams.js';
+import type {
+  MsetOptions,
+  ReadFrom,
+  ReadOptions,
+  SetOptions,
+  ShoalCache,
+  WriteConcern,
+} from './cache-api.js';
+import {
+  type CacheNodeOptions,
+  type ResolvedCacheNodeOptions,
+  resolveCacheNodeOptions,
+} from './cache-node-options.js';
+import {
+  NoQuorumError,
+  NotPrimaryError,
+  NoViewError,
+  OutcomeUnknownError,
+  OverloadedError,
+  PartitionSyncingError,
+  ReplicaNotSyncedError,
+  StaleViewError,
+  StoppedError,
+} from './errors.js';
+import { applyReplicated, Handoff, type HandoffStats } from './handoff.js';
+import {
+  checkExpireTtl,
+  checkIncrement,
+  checkKey,
+  checkTtl,
+  isIdempotent,
+  isRead,
+  type KeyOp,
+  type OpResult,
+  type ReadOp,
+} from './key-ops.js';
+import {
+  CACHE_CHANNEL,
+  type CacheMessage,
+  type CacheRequest,
+  decodeMessage,
+  decodeRequest,
+  encodeOp,
+  encodeView,
+  errorReply,
+  isErrorReply,
+  type OpReply,
+  type WireItem,
+} from './messages.js';
+import {
+  MODE_BACKUP_ACTIVE,
+  MODE_BACKUP_SYNCING,
+  MODE_NONE,
+  MODE_PRIMARY_ACTIVE,
+  MODE_PRIMARY_SYNCING,
+  PartitionStates,
+} from './partition-states.js';
+import { Placement } from './placement.js';
+import { errorFromReply, isRetryableCode } from './remote-errors.js';
+import { SyncSource } from './sync-source.js';
+import { encodeValue, fromBytes, readValue, type StoredValue } from './value-codec.js';
+import type { ClusterView, ViewSource } from './view-source.js';
+import { type ReplicaAnswer, type ReplicationTarget, WritePipeline } from './write-pipeline.js';
+
+/** The config key that overrides the replication factor cluster-wide. */
+export const REPLICATION_FACTOR_CONFIG_KEY = 'replicationFactor';
+
+/** Most callers waiting for a view at once; more fail fast. */
+const MAX_VIEW_WAITERS = 100_000;
+/** Most removals queued for backups before they are flushed at once. */
+const MAX_PENDING_DROPS = 10_000;
+
+/** Counters and gauges of one node (see `CacheNode.stats`). */
+export interface CacheNodeStats {
+  readonly nodeId: NodeId;
+  /** Epoch of the view this node applies, or -1 before the first one. */
+  readonly viewEpoch: number;
+  readonly members: number;
+  readonly hasQuorum: boolean;
+  readonly writeConcern: WriteConcern;
+  readonly keys: number;
+  readonly bytes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly sets: number;
+  readonly deletes: number;
+  readonly incrs: number;
+  readonly evictions: number;
+  readonly expirations: number;
+  /** Operations this node sent on to a primary. */
+  readonly forwarded: number;
+  /** Retries after a refusal that proved non-application (redirects, fencing). */
+  readonly retries: number;
+  readonly partitions: {
+    readonly primaryActive: number;
+    readonly primarySyncing: number;
+    readonly backupActive: number;
+    readonly backupSyncing: number;
+  };
+  readonly replication: {
+    /** Batches sent to backups. */
+    readonly batchesSent: number;
+    /** Batches a backup refused or did not answer. */
+    readonly batchesFailed: number;
+    /** Backups currently in the streams of this node's primary partitions. */
+    readonly streams: number;
+    /** Writes queued or in flight. */
+    readonly pendingWrites: number;
+  };
+  readonly handoff: HandoffStats & {
+    readonly sourceSessions: number;
+    readonly keysSent: number;
+    readonly bytesSent: number;
+  };
+}
+
+interface ViewWaiter {
+  readonly epoch: number;
+  readonly resolve: () => void;
+  timer: TimerHandle | undefined;
+}
+
+interface ActivationWaiter {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  timer: TimerHandle | undefined;
+}
+
+/**
+ * A member node of the cache cluster: an LRU+TTL store for the partitions it owns,
+ * plus the routing, replication and handoff that make the members behave as one
+ * cache.
+ *
+ * - Placement comes only from the committed view (`ViewSource`). An operation on a
+ *   partition this node is the active primary of is served here (a read of an
+ *   embedded caller's own key is a Map lookup: no encode, no decode, no network);
+ *   anything else goes to the key's primary in one hop. A node that is not the
+ *   primary answers `NotPrimaryError` with its view epoch, and the caller retries
+ *   once its view has caught up (bounded).
+ * - Writes are ordered, replicated and acknowledged by the primary's
+ *   {@link WritePipeline}; backups apply only newer versions and refuse batches from
+ *   another view (fencing).
+ * - Reads and writes at a primary need the coordinator lease (`hasQuorum()`), so a
+ *   node cut off from the quorum refuses with `NoQuorumError`; `readFrom: 'any'`
+ *   reads are served by any in-sync owner without it.
+ * - On a view change, partitions move by {@link Handoff}; removals the primary's
+ *   store makes on its own (eviction, expiry) are sent to the backups.
+ */
+export class CacheNode implements ShoalCache {
+  readonly id: NodeId;
+  private readonly options: ResolvedCacheNodeOptions;
+  private readonly transport: Transport;
+  private readonly viewSource: ViewSource;
+  private readonly scheduler: Scheduler;
+  private readonly logger: Logger;
+  private readonly store: LruStore<StoredValue>;
+  private readonly states = new PartitionStates();
+  private readonly streams = new BackupStreams();
+  private readonly backupSid: (string | undefined)[] = new Array(PARTITION_COUNT);
+  private readonly pipeline: WritePipeline;
+  private readonly handoff: Handoff;
+  private readonly syncSource: SyncSource;
+  private placement: Placement | undefined;
+  private stopped = false;
+  private readonly unsubscribers: (() => void)[] = [];
+  private readonly maintenanceTimer: TimerHandle;
+  private viewWaiters: ViewWaiter[] = [];
+  private readonly activationWaiters = new Map<number, Set<ActivationWaiter>>();
+  /** Primary partitions whose backups or releases need attention. */
+  private readonly attention = new Set<number>();
+  private attentionTimer: TimerHandle | undefined;
+  private readonly hintedAtMs = new Map<NodeId, number>();
+  private readonly releasedEpoch = new Float64Array(PARTITION_COUNT).fill(-1);
+  private readonly releaseMask = new Uint8Array(PARTITION_COUNT);
+  private releaseTimer: TimerHandle | undefined;
+  private pendingDrops = new Map<NodeId, [string, number][]>();
+  private pendingDropCount = 0;
+  private dropTimer: TimerHandle | undefined;
+  private counters = {
+    sets: 0,
+    deletes: 0,
+    incrs: 0,
+    forwarded: 0,
+    retries: 0,
+    batchesSent: 0,
+    batchesFailed: 0,
+  };
+
+  constructor(options: CacheNodeOptions) {
+    this.options = resolveCacheNodeOptions(options);
+    this.transport = this.options.transport;
+    this.id = this.transport.localId;
+    this.viewSource = this.options.viewSource;
+    this.scheduler = this.options.scheduler;
+    this.logger = this.options.logger;
+    this.store = new LruStore<StoredValue>({
+      clock: this.scheduler,
+      maxEntries: this.options.maxEntries,
+      maxBytes: this.options.maxMemoryBytes,
+      onRemove: (key, _value, reason) => this.onStoreRemove(key, reason),
+    });
+    this.pipeline = new WritePipeline(
+      {
+        nodeId: this.id,
+        epoch: () => this.placement?.epoch ?? -1,
+        isActivePrimary: (p) => this.states.mode[p] === MODE_PRIMARY_ACTIVE,
+        backupsOf: (p) => this.placement?.ownersOf(p).slice(1) ?? [],
+        streamOf: (p, backup) => this.streams.get(p, backup),
+        replicate: (target, p, epoch, items) => this.replicate(target, p, epoch, items),
+        backupDiverged: (p, backup) => this.backupDiverged(p, backup),
+        backupsMissing: (p) => this.needsAttention(p),
+      },
+      this.store,
+      this.states,
+      this.scheduler,
+      {
+        writeConcern: this.options.writeConcern,
+        maxBatchWrites: this.options.maxBatchWrites,
+        maxQueuedWritesPerPartition: this.options.maxQueuedPerPartition,
+        queueTimeoutMs: this.options.queueTimeoutMs,
+        maxValueBytes: this.options.maxValueBytes,
+      },
+    );
+    this.syncSource = new SyncSource(this.store, {
+      maxChunkEntries: this.options.syncChunkEntries,
+      maxChunkBytes: this.options.syncChunkBytes,
+      maxSessions: this.options.syncMaxSourceSessions,
+      sessionIdleTimeoutMs: this.options.syncSessionIdleTimeoutMs,
+    });
+    this.handoff = new Handoff(
+      {
+        nodeId: this.id,
+        placement: () => this.placement,
+        request: (peer, message, timeoutMs) =>
+          this.transport.request(peer, CACHE_CHANNEL, message, { timeoutMs }),
+        send: (peer, message) => {
+          this.transport.send(peer, CACHE_CHANNEL, message);
+        },
+        primarySynced: (partitions, source) => this.primarySynced(partitions, source),
+        backupSynced: (partitions, sid) => this.backupSynced(partitions, sid),
+      },
+      this.store,
+      this.states,
+      this.scheduler,
+      this.logger,
+      {
+        maxPartitionsPerSession: this.options.syncPartitionsPerSession,
+        maxConcurrentSessions: this.options.syncConcurrentSessions,
+        requestTimeoutMs: this.options.syncRequestTimeoutMs,
+        retryDelayMs: this.options.syncRetryDelayMs,
+        maxBufferedItemsPerSession: this.options.syncMaxBufferedItems,
+      },
+      Math.floor(this.options.random.next() * 2 ** 32),
+    );
+    this.transport.handle(CACHE_CHANNEL, {
+      onRequest: (from, message) => this.onRequest(from, message),
+      onMessage: (from, message) => this.onMessage(from, message),
+    });
+    this.unsubscribers.push(
+      this.transport.watchPeers({
+        onPeerDown: (peer) => this.onPeerDown(peer),
+        onPeerUp: () => this.handoff.nudge(),
+      }),
+      this.viewSource.onView((view) => this.applyView(view)),
+    );
+    this.maintenanceTimer = this.scheduler.setInterval(
+      () => this.maintain(),
+      this.options.maintenanceIntervalMs,
+    );
+    const view = this.viewSource.view();
+    if (view !== undefined) this.applyView(view);
+  }
+
+  // ---- the cache API ----------------------------------------------------------------
+
+  async get<V = unknown>(key: string, options?: ReadOptions): Promise<V | undefined> {
+    checkKey(key);
+    const any = readFromAny(options);
+    const p = partitionOf(key);
+    const mode = this.states.mode[p];
+    // The embedded fast path: a key this node serves is a store lookup, no codec.
+    if (
+      !this.stopped &&
+      (mode === MODE_PRIMARY_ACTIVE
+        ? any || this.viewSource.hasQuorum()
+        : any && mode === MODE_BACKUP_ACTIVE)
+    ) {
+      const stored = this.store.get(key);
+      return stored === undefined ? undefined : (readValue(stored) as V);
+    }
+    const result = (await this.execute({ kind: 'get', key, any }, p)) as StoredValue | undefined;
+    return result === undefined ? undefined : (readValue(result) as V);
+  }
+
+  async has(key: string, options?: ReadOptions): Promise<boolean> {
+    checkKey(key);
+    return (await this.execute({ kind: 'has', key, any: readFromAny(options) })) as boolean;
+  }
+
+  async ttl(key: string, options?: ReadOptions): Promise<number> {
+    checkKey(key);
+    return (await this.execute({ kind: 'ttl', key, any: readFromAny(options) })) as number;
+  }
+
+  async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
+    checkKey(key);
+    const { ttlMs, nx, xx } = checkSetOptions(options);
+    const stored = encodeValue(value, this.options.maxValueBytes);
+    const result = await this.execute({ kind: 'set', key, value: stored, ttlMs, nx, xx });
+    if (result === true) this.counters.sets++;
+    return result as boolean;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    checkKey(key);
+    const result = (await this.execute({ kind: 'del', key })) as boolean;
+    if (result) this.counters.deletes++;
+    return result;
+  }
+
+  async expire(key: string, ttlMs: number | null): Promise<boolean> {
+    checkKey(key);
+    checkExpireTtl(ttlMs);
+    return (await this.execute({ kind: 'expire', key, ttlMs })) as boolean;
+  }
+
+  async incr(key: string, by = 1): Promise<number> {
+    checkKey(key);
+    checkIncrement(by);
+    const result = (await this.execute({ kind: 'incr', key, by })) as number;
+    this.counters.incrs++;
+    return result;
+  }
+
+  async mget<V = unknown>(
+    keys: readonly string[],
+    options?: ReadOptions,
+  ): Promise<(V | undefined)[]> {
+    if (!Array.isArray(keys)) throw new InvalidArgumentError('mget needs an array of keys');
+    for (const key of keys) checkKey(key);
+    const any = readFromAny(options);
+    const ops: ReadOp[] = keys.map((key) => ({ kind: 'get', key, any }));
+    const results = await this.executeBatch(ops);
+    return results.map((result) =>
+      result === undefined ? undefined : (readValue(result as StoredValue) as V),
+    );
+  }
+
+  async mset(
+    entries: Iterable<readonly [string, unknown]>,
+    options: MsetOptions = {},
+  ): Promise<void> {
+    if (entries === null || typeof entries !== 'object' || !(Symbol.iterator in entries)) {
+      throw new InvalidArgumentError('mset needs an iterable of [key, value] pairs');
+    }
+    if (options.ttlMs !== undefined) checkTtl(options.ttlMs);
+    const ops: KeyOp[] = [];
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || entry.length !== 2) {
+        throw new InvalidArgumentError('mset entries must be [key, value] pairs');
+      }
+      const [key, value] = entry as [unknown, unknown];
+      checkKey(key);
+      ops.push({
+        kind: 'set',
+        key,
+        value: encodeValue(value, this.options.maxValueBytes),
+        ttlMs: options.ttlMs,
+        nx: false,
+        xx: false,
+      });
+    }
+    await this.executeBatch(ops);
+    this.counters.sets += ops.length;
+  }
+
+  /**
+   * Stops serving: queued and later operations fail with `StoppedError`, handoff and
+   * timers stop. The transport is not closed (its owner closes it).
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const unsubscribe of this.unsubscribers) unsubscribe();
+    this.scheduler.clearTimeout(this.maintenanceTimer);
+    for (const timer of [this.attentionTimer, this.releaseTimer, this.dropTimer]) {
+      if (timer !== undefined) this.scheduler.clearTimeout(timer);
+    }
+    const stopped = new StoppedError();
+    this.pipeline.close(stopped);
+    this.handoff.close();
+    this.syncSource.closeAll();
+    for (const waiter of this.viewWaiters) {
+      if (waiter.timer !== undefined) this.scheduler.clearTimeout(waiter.timer);
+      waiter.resolve();
+    }
+    this.viewWaiters = [];
+    for (const waiters of this.activationWaiters.values()) {
+      for (const waiter of waiters) {
+        if (waiter.timer !== undefined) this.scheduler.clearTimeout(waiter.timer);
+        waiter.reject(stopped);
+      }
+    }
+    this.activationWaiters.clear();
+  }
+
+  /** Counters, gauges and handoff progress. */
+  stats(): CacheNodeStats {
+    const storeStats = this.store.stats();
+    const source = this.syncSource.stats();
+    return {
+      nodeId: this.id,
+      viewEpoch: this.placement?.epoch ?? -1,
+      members: this.placement?.members.length ?? 0,
+      hasQuorum: this.viewSource.hasQuorum(),
+      writeConcern: this.options.writeConcern,
+      keys: this.store.size,
+      bytes: this.store.bytes,
+      hits: storeStats.hits,
+      misses: storeStats.misses,
+      sets: this.counters.sets,
+      deletes: this.counters.deletes,
+      incrs: this.counters.incrs,
+      evictions: storeStats.evictions,
+      expirations: storeStats.expirations,
+      forwarded: this.counters.forwarded,
+      retries: this.counters.retries,
+      partitions: this.states.countModes(),
+      replication: {
+        batchesSent: this.counters.batchesSent,
+        batchesFailed: this.counters.batchesFailed,
+        streams: this.streams.count(),
+        pendingWrites: this.pipeline.pendingWrites(),
+      },
+      handoff: {
+        ...this.handoff.stats(),
+        sourceSessions: source.sessions,
+        keysSent: source.keysSent,
+        bytesSent: source.bytesSent,
+      },
+    };
+  }
+
+  /** The view this node applies, or `undefined` before the first one. */
+  view(): ClusterView | undefined {
+    const placement = this.placement;
+    return placement === undefined
+      ? undefined
+      : { epoch: placement.epoch, members: placement.members };
+  }
+
+  /** This node's role for the partition of `key` (for tests, tools and the CLI). */
+  roleOf(key: string): 'primary' | 'backup' | 'none' {
+    checkKey(key);
+    return this.partitionRole(partitionOf(key));
+  }
+
+  /** This node's role for `partition` in its current view. */
+  partitionRole(partition: number): 'primary' | 'backup' | 'none' {
+    const mode = this.states.mode[partition];
+    if (mode === MODE_PRIMARY_ACTIVE || mode === MODE_PRIMARY_SYNCING) return 'primary';
+    if (mode === MODE_BACKUP_ACTIVE || mode === MODE_BACKUP_SYNCING) return 'backup';
+    return 'none';
+  }
+
+  /** Whether every partition this node owns is in sync (nothing left to hand off). */
+  isSettled(): boolean {
+    const counts = this.states.countModes();
+    return (
+      this.placement !== undefined &&
+      counts.primarySyncing === 0 &&
+      counts.backupSyncing === 0 &&
+      this.handoff.stats().partitionsPending === 0
+    );
+  }
+
+  /**
+   * The live entries of `partition` in this node's store, as `[key, encoded value,
+   * version]`, for convergence checks in tests and tools.
+   */
+  partitionContents(partition: number): [string, Uint8Array, number][] {
+    const contents: [string, Uint8Array, number][] = [];
+    for (const entry of this.store.entries((key) => partitionOf(key) === partition)) {
+      contents.push([entry.key, entry.value.bytes, entry.version]);
+    }
+    return contents;
+  }
+
+  // ---- routing ------------------------------------------------------------------------
+
+  private async execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
+    const deadline = this.scheduler.now() + this.options.operationTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      if (this.stopped) throw new StoppedError();
+      const placement = this.placement ?? (await this.awaitFirstView());
+      try {
+        return await this.route(op, partition, placement);
+      } catch (error) {
+        if (!(await this.mayRetry(error, op, attempt, placement.epoch, deadline))) throw error;
+        this.counters.retries++;
+      }
+    }
+  }
+
+  /** Serves `op` here when this node may, else sends it to the key's primary. */
+  private route(op: KeyOp, partition: number, placement: Placement): Promise<OpResult> {
+    if (isAnyRead(op)) {
+      const mode = this.states.mode[partition];
+      if (mode === MODE_PRIMARY_ACTIVE || mode === MODE_BACKUP_ACTIVE) {
+        return Promise.resolve(this.readLocal(op));
+      }
+    } else if (!this.viewSource.hasQuorum()) {
+      return Promise.reject(new NoQuorumError(this.id));
+    }
+    const primary = placement.primaryOf(partition);
+    if (primary === this.id) return this.serveAsPrimary(op, partition);
+    return this.forward(primary, partition, placement.epoch, op);
+  }
+
+  /**
+   * Decides whether a failed attempt may be retried, and waits before it: for a newer
+   * view when the refusal suggests one, else a short backoff. Only errors that prove
+   * the operation was not applied are retried, plus reads (which change nothing).
+   */
+  private async mayRetry(
+    error: unknown,
+    op: KeyOp,
+    attempt: number,
+    epoch: number,
+    deadline: number,
+  ): Promise<boolean> {
+    if (this.stopped || attempt >= this.options.maxRetries) return false;
+    const remaining = deadline - this.scheduler.now();
+    if (remaining <= 0) return false;
+    const code = error instanceof ShoalError ? error.code : '';
+    const notApplied =
+      isRetryableCode(code) || (error instanceof PeerUnavailableError && !error.sent);
+    const readRetry =
+      isIdempotent(op) &&
+      (code === 'ERR_OUTCOME_UNKNOWN' ||
+        code === 'ERR_REQUEST_TIMEOUT' ||
+        code === 'ERR_PEER_UNAVAILABLE');
+    if (code === 'ERR_NO_QUORUM') {
+      // This node is cut off itself: no newer view will come. Otherwise the remote
+      // primary may have lost its lease to a newer view.
+      if (!this.viewSource.hasQuorum()) return false;
+      await this.waitForEpoch(epoch + 1, Math.min(this.options.viewWaitMs, remaining));
+      return (this.placement?.epoch ?? -1) > epoch;
+    }
+    if (!notApplied && !readRetry) return false;
+    const hinted =
+      error instanceof NotPrimaryError || error instanceof StaleViewError
+        ? error.viewEpoch
+        : epoch + 1;
+    const target = Math.max(hinted, epoch + 1);
+    if (hinted > epoch) {
+      await this.waitForEpoch(target, Math.min(this.options.viewWaitMs, remaining));
+    }
+    if ((this.placement?.epoch ?? -1) <= epoch) {
+      await this.sleep(Math.min(this.options.retryBackoffMs * (attempt + 1), remaining));
+    }
+    return true;
+  }
+
+  private async forward(
+    primary: NodeId,
+    partition: number,
+    epoch: number,
+    op: KeyOp,
+  ): Promise<OpResult> {
+    this.counters.forwarded++;
+    let reply: unknown;
+    try {
+      reply = await this.transport.request(
+        primary,
+        CACHE_CHANNEL,
+        { t: 'op', e: epoch, op: encodeOp(op) },
+        { timeoutMs: this.options.requestTimeoutMs },
+      );
+    } catch (error) {
+      throw lostReply(error, op);
+    }
+    return decodeOpReply(reply, op, primary, partition);
+  }
+
+  /** Runs mget/mset: local keys here, the rest in one request per primary. */
+  private async executeBatch(ops: readonly KeyOp[]): Promise<OpResult[]> {
+    if (this.stopped) throw new StoppedError();
+    const placement = this.placement ?? (await this.awaitFirstView());
+    const results: OpResult[] = new Array(ops.length);
+    const byPrimary = new Map<NodeId, number[]>();
+    const individually: number[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const p = partitionOf(op.key);
+      const primary = placement.primaryOf(p);
+      if (primary === this.id || (isAnyRead(op) && this.states.mode[p] !== MODE_NONE)) {
+        individually.push(i);
+        continue;
+      }
+      let list = byPrimary.get(primary);
+      if (list === undefined) {
+        list = [];
+        byPrimary.set(primary, list);
+      }
+      list.push(i);
+    }
+    let firstError: unknown;
+    const runOne = async (i: number): Promise<void> => {
+      try {
+        results[i] = await this.execute(ops[i]!);
+      } catch (error) {
+        firstError ??= error;
+      }
+    };
+    const runGroup = async (primary: NodeId, indexes: number[]): Promise<void> => {
+      if (!(isIdempotent(ops[indexes[0]!]!) || this.viewSource.hasQuorum())) {
+        firstError ??= new NoQuorumError(this.id);
+        return;
+      }
+      this.counters.forwarded += indexes.length;
+      let reply: unknown;
+      try {
+        reply = await this.transport.request(
+          primary,
+          CACHE_CHANNEL,
+          { t: 'ops', e: placement.epoch, ops: indexes.map((i) => encodeOp(ops[i]!)) },
+          { timeoutMs: this.options.requestTimeoutMs },
+        );
+      } catch (error) {
+        if (
+          isIdempotent(ops[indexes[0]!]!) ||
+          (error instanceof PeerUnavailableError && !error.sent)
+        ) {
+          await Promise.all(indexes.map(runOne));
+        } else {
+          firstError ??= lostReply(error, ops[indexes[0]!]!);
+        }
+        return;
+      }
+      const replies = (reply as { rs?: unknown } | undefined)?.rs;
+      if (isErrorReply(reply) || !Array.isArray(replies) || replies.length !== indexes.length) {
+        await Promise.all(indexes.map(runOne));
+        return;
+      }
+      const retry: number[] = [];
+      for (let j = 0; j < indexes.length; j++) {
+        const i = indexes[j]!;
+        const op = ops[i]!;
+        try {
+          results[i] = decodeOpReply(replies[j], op, primary, partitionOf(op.key));
+        } catch (error) {
+          const code = error instanceof ShoalError ? error.code : '';
+          if (isRetryableCode(code) || isIdempotent(op)) retry.push(i);
+          else firstError ??= error;
+        }
+      }
+      await Promise.all(retry.map(runOne));
+    };
+    await Promise.all([
+      ...individually.map(runOne),
+      ...[...byPrimary].map(([primary, indexes]) => runGroup(primary, indexes)),
+    ]);
+    if (firstError !== undefined) throw firstError;
+    return results;
+  }
+
+  // ---- serving as primary ----------------------------------------------------------
+
+  private async serveAsPrimary(op: KeyOp, partition: number): Promise<OpResult> {
+    for (;;) {
+      if (this.stopped) throw new StoppedError();
+      const mode = this.states.mode[partition];
+      if (mode === MODE_PRIMARY_ACTIVE) {
+        if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
+        if (isRead(op)) return this.readLocal(op);
+        return this.pipeline.submit(partition, op);
+      }
+      if (mode !== MODE_PRIMARY_SYNCING) {
+        throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
+      }
+      await this.waitActive(partition);
+    }
+  }
+
+  private readLocal(op: ReadOp): OpResult {
+    switch (op.kind) {
+      case 'get':
+        return this.store.get(op.key);
+      case 'has':
+        return this.store.has(op.key);
+      case 'ttl':
+        return this.store.ttl(op.key);
+    }
+  }
+
+  /** Waits until `partition` leaves the syncing state (or the view changes). */
+  private waitActive(partition: number): Promise<void> {
+    let waiters = this.activationWaiters.get(partition);
+    if (waiters === undefined) {
+      waiters = new Set();
+      this.activationWaiters.set(partition, waiters);
+    }
+    if (waiters.size >= this.options.maxQueuedPerPartition) {
+      return Promise.reject(
+        new OverloadedError(
+          `the handoff queue of partition ${partition}`,
+          this.options.maxQueuedPerPartition,
+        ),
+      );
+    }
+    const set = waiters;
+    return new Promise<void>((resolve, reject) => {
+      const waiter: ActivationWaiter = { resolve, reject, timer: undefined };
+      waiter.timer = this.scheduler.setTimeout(() => {
+        set.delete(waiter);
+        reject(new PartitionSyncingError(partition));
+      }, this.options.queueTimeoutMs);
+      set.add(waiter);
+    });
+  }
+
+  private wakeActivationWaiters(partition: number): void {
+    const waiters = this.activationWaiters.get(partition);
+    if (waiters === undefined) return;
+    this.activationWaiters.delete(partition);
+    for (const waiter of waiters) {
+      if (waiter.timer !== undefined) this.scheduler.clearTimeout(waiter.timer);
+      waiter.resolve();
+    }
+  }
+
+  // ---- views --------------------------------------------------------------------------
+
+  private replicationFactor(): number {
+    const configured = this.viewSource.config.get(REPLICATION_FACTOR_CONFIG_KEY);
+    if (typeof configured === 'number' && Number.isInteger(configured) && configured >= 1) {
+      return configured;
+    }
+    return this.options.replicationFactor;
+  }
+
+  /**
+   * Moves every partition to its state in the new view. A copy stays complete only
+   * when this node owned the partition in the immediately preceding view (with a gap,
+   * writes of the missed views may have bypassed it). A new primary with a complete
+   * copy (a promoted backup, or a continuing primary) is active at once; any other
+   * gained partition is pulled. A backup keeps its stream only if its primary did not
+   * change. Writes in flight under the old view are abandoned.
+   */
+  private applyView(view: ClusterView): void {
+    if (this.stopped) return;
+    const previous = this.placement;
+    if (previous !== undefined && view.epoch <= previous.epoch) return;
+    let next: Placement;
+    try {
+      next = Placement.of(view, this.replicationFactor(), this.options.vnodes);
+    } catch (error) {
+      this.logger.error('cannot place partitions for a committed view', {
+        epoch: view.epoch,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      return;
+    }
+    const contiguous = previous !== undefined && view.epoch === previous.epoch + 1;
+    this.placement = next;
+    for (const member of view.members) {
+      if (member.id !== this.id) this.transport.addPeer(member.id, member.address);
+    }
+    if (previous !== undefined) {
+      for (const member of previous.members) {
+        if (member.id !== this.id && !next.isMember(member.id))
+          this.transport.removePeer(member.id);
+      }
+    }
+    const { mode, complete } = this.states;
+    const primarySync: number[] = [];
+    const backupSync: number[] = [];
+    for (let p = 0; p < PARTITION_COUNT; p++) {
+      const oldMode = mode[p]!;
+      const keepsComplete = contiguous && oldMode !== MODE_NONE && complete[p] === 1;
+      complete[p] = keepsComplete ? 1 : 0;
+      const rank = next.rankOf(this.id, p);
+      if (rank === 0) {
+        this.backupSid[p] = undefined;
+        if (keepsComplete) {
+          if (oldMode === MODE_PRIMARY_ACTIVE) this.streams.retain(p, next.ownersOf(p));
+          else this.streams.clear(p);
+          mode[p] = MODE_PRIMARY_ACTIVE;
+          this.attention.add(p);
+        } else {
+          this.streams.clear(p);
+          mode[p] = MODE_PRIMARY_SYNCING;
+          primarySync.push(p);
+        }
+        continue;
+      }
+      this.streams.clear(p);
+      if (rank > 0) {
+        const sameStream =
+          contiguous &&
+          oldMode === MODE_BACKUP_ACTIVE &&
+          previous.primaryOf(p) === next.primaryOf(p);
+        if (sameStream) {
+          mode[p] = MODE_BACKUP_ACTIVE;
+        } else {
+          mode[p] = MODE_BACKUP_SYNCING;
+          this.backupSid[p] = undefined;
+          backupSync.push(p);
+        }
+      } else {
+        mode[p] = MODE_NONE;
+        this.backupSid[p] = undefined;
+      }
+    }
+    this.syncSource.prune(next.epoch, this.scheduler.now());
+    this.handoff.reset(primarySync, backupSync);
+    this.pipeline.onViewChange();
+    for (const partition of [...this.activationWaiters.keys()])
+      this.wakeActivationWaiters(partition);
+    this.resolveViewWaiters();
+    this.scheduleAttention();
+    this.logger.debug('view applied', {
+      epoch: next.epoch,
+      members: next.members.length,
+      contiguous,
+      primarySync: primarySync.length,
+      backupSync: backupSync.length,
+    });
+  }
+
+  private awaitFirstView(): Promise<Placement> {
+    return this.waitForEpoch(0, this.options.viewWaitMs).then(() => {
+      if (this.stopped) throw new StoppedError();
+      if (this.placement === undefined) throw new NoViewError(this.id, this.options.viewWaitMs);
+      return this.placement;
+    });
+  }
+
+  /** Resolves once this node applies a view with epoch >= `epoch`, or after `timeoutMs`. */
+  private waitForEpoch(epoch: number, timeoutMs: number): Promise<void> {
+    if (this.placement !== undefined && this.placement.epoch >= epoch) return Promise.resolve();
+    if (this.stopped || timeoutMs <= 0 || this.viewWaiters.length >= MAX_VIEW_WAITERS) {
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const waiter: ViewWaiter = { epoch, resolve, timer: undefined };
+      waiter.timer = this.scheduler.setTimeout(() => {
+        this.viewWaiters = this.viewWaiters.filter((other) => other !== waiter);
+        resolve();
+      }, timeoutMs);
+      this.viewWaiters.push(waiter);
+    });
+  }
+
+  private resolveViewWaiters(): void {
+    const epoch = this.placement?.epoch ?? -1;
+    const keep: ViewWaiter[] = [];
+    for (const waiter of this.viewWaiters) {
+      if (waiter.epoch <= epoch) {
+        if (waiter.timer !== undefined) this.scheduler.clearTimeout(waiter.timer);
+        waiter.resolve();
+      } else {
+        keep.push(waiter);
+      }
+    }
+    this.viewWaiters = keep;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.scheduler.setTimeout(resolve, Math.max(0, ms)));
+  }
+
+  // ---- replication (primary side) ----------------------------------------------------
+
+  private async replicate(
+    target: ReplicationTarget,
+    partition: number,
+    epoch: number,
+    items: WireItem[],
+  ): Promise<ReplicaAnswer> {
+    this.counters.batchesSent++;
+    const timeoutMs = this.syncSource.isOpen(target.sid)
+      ? this.options.syncAckTimeoutMs
+      : this.options.replicationTimeoutMs;
+    let reply: unknown;
+    try {
+      reply = await this.transport.request(
+        target.id,
+        CACHE_CHANNEL,
+        { t: 'repl', e: epoch, p: partition, sid: target.sid, items },
+        { timeoutMs },
+      );
+    } catch (error) {
+      this.counters.batchesFailed++;
+      return error instanceof PeerUnavailableError && !error.sent ? 'refused' : 'unknown';
+    }
+    if (isErrorReply(reply)) {
+      this.counters.batchesFailed++;
+      return reply.c === 'ERR_STALE_VIEW' || reply.c === 'ERR_REPLICA_NOT_SYNCED'
+        ? 'refused'
+        : 'unknown';
+    }
+    return 'ack';
+  }
+
+  private backupDiverged(partition: number, backup: NodeId): void {
+    if (this.streams.drop(partition, backup)) {
+      this.syncSource.closeFor(backup, partition);
+    }
+    this.needsAttention(partition);
+  }
+
+  private needsAttention(partition: number): void {
+    this.attention.add(partition);
+    this.scheduleAttention();
+  }
+
+  private scheduleAttention(): void {
+    if (this.attentionTimer !== undefined || this.stopped) return;
+    this.attentionTimer = this.scheduler.setTimeout(() => {
+      this.attentionTimer = undefined;
+      this.tendPrimaries();
+    }, 0);
+  }
+
+  /**
+   * For primary partitions that need it: asks backups that are not in the stream to
+   * resync (at most once per maintenance period per backup), and once every backup is
+   * in, tells the other members they may drop their old copies.
+   */
+  private tendPrimaries(): void {
+    const placement = this.placement;
+    if (placement === undefined || this.stopped) return;
+    const now = this.scheduler.now();
+    const hints = new Map<NodeId, number[]>();
+    const released: number[] = [];
+    for (const p of this.attention) {
+      if (this.states.mode[p] !== MODE_PRIMARY_ACTIVE) {
+        this.attention.delete(p);
+        continue;
+      }
+      const owners = placement.ownersOf(p);
+      let missing = false;
+      for (let rank = 1; rank < owners.length; rank++) {
+        const backup = owners[rank]!;
+        if (this.streams.get(p, backup) !== undefined) continue;
+        missing = true;
+        let list = hints.get(backup);
+        if (list === undefined) {
+          list = [];
+          hints.set(backup, list);
+        }
+        list.push(p);
+      }
+      if (missing) continue;
+      this.attention.delete(p);
+      if (this.releasedEpoch[p] !== placement.epoch) {
+        this.releasedEpoch[p] = placement.epoch;
+        released.push(p);
+      }
+    }
+    for (const [backup, partitions] of hints) {
+      const last = this.hintedAtMs.get(backup);
+      if (last !== undefined && now - last < this.options.maintenanceIntervalMs) continue;
+      this.hintedAtMs.set(backup, now);
+      this.transport.send(backup, CACHE_CHANNEL, {
+        t: 'needsync',
+        e: placement.epoch,
+        ps: partitions,
+      });
+    }
+    if (released.length > 0) {
+      for (const member of placement.members) {
+        if (member.id === this.id) continue;
+        this.transport.send(member.id, CACHE_CHANNEL, {
+          t: 'release',
+          e: placement.epoch,
+          ps: released,
+        });
+      }
+    }
+  }
+
+  private primarySynced(partitions: readonly number[], source: NodeId | undefined): void {
+    const placement = this.placement;
+    if (placement === undefined) return;
+    const adoptSid = `adopt:${this.id}:${placement.epoch}`;
+    const adopted: number[] = [];
+    for (const p of partitions) {
+      if (this.states.mode[p] !== MODE_PRIMARY_SYNCING) continue;
+      this.states.mode[p] = MODE_PRIMARY_ACTIVE;
+      this.states.complete[p] = 1;
+      if (source !== undefined && placement.rankOf(source, p) > 0) {
+        // The source's copy is exactly what this node now holds: it joins the stream
+        // without copying the partition back.
+        this.streams.set(p, source, adoptSid);
+        adopted.push(p);
+      }
+      this.attention.add(p);
+      this.wakeActivationWaiters(p);
+    }
+    if (source !== undefined && adopted.length > 0) {
+      this.transport.send(source, CACHE_CHANNEL, {
+        t: 'adopt',
+        e: placement.epoch,
+        ps: adopted,
+        sid: adoptSid,
+      });
+    }
+    this.scheduleAttention();
+  }
+
+  private backupSynced(partitions: readonly number[], sid: string): void {
+    for (const p of partitions) {
+      if (this.states.mode[p] !== MODE_BACKUP_SYNCING) continue;
+      this.states.mode[p] = MODE_BACKUP_ACTIVE;
+      this.states.complete[p] = 1;
+      this.backupSid[p] = sid;
+    }
+  }
+
+  // ---- incoming messages -------------------------------------------------------------
+
+  private onRequest(from: NodeId, message: unknown): unknown {
+    if (this.stopped) return errorReply(new StoppedError());
+    let request: CacheRequest;
+    try {
+      request = decodeRequest(message, this.options.maxValueBytes);
+    } catch (error) {
+      return errorReply(error);
+    }
+    switch (request.t) {
+      case 'op':
+        return this.serveRemote(request.e, request.op).then(
+          (result) => ({ ok: true, r: encodeResult(result) }) satisfies OpReply,
+          (error: unknown) => this.refusal(error, request.e),
+        );
+      case 'ops':
+        return Promise.all(
+          request.ops.map((op) =>
+            this.serveRemote(request.e, op).then(
+              (result) => ({ ok: true, r: encodeResult(result) }) satisfies OpReply,
+              (error: unknown) => this.refusal(error, request.e),
+            ),
+          ),
+        ).then((rs) => ({ ok: true, rs }));
+      case 'view': {
+        const placement = this.placement;
+        if (placement === undefined) return errorReply(new NoViewError(this.id, 0));
+        return {
+          ok: true,
+          view: encodeView(
+            { epoch: placement.epoch, members: placement.members },
+            placement.replicationFactor,
+          ),
+        };
+      }
+      case 'repl':
+        return this.onReplicate(from, request.e, request.p, request.sid, request.items);
+      case 'probe':
+        return this.onProbe(request.e, request.ps);
+      case 'sopen':
+        return this.onSyncOpen(from, request.e, request.sid, request.ps, request.backup);
+      case 'spull': {
+        const session = this.syncSource.session(request.sid, from);
+        if (session === undefined || session.epoch !== this.placement?.epoch) {
+          this.syncSource.close(request.sid);
+          return errorReply(new StaleViewError(session?.epoch ?? 0, this.placement?.epoch ?? -1));
+        }
+        return { ok: true, ...this.syncSource.pull(request.sid, this.scheduler.now()) };
+      }
+    }
+  }
+
+  private refusal(error: unknown, requestEpoch: number): OpReply {
+    const placement = this.placement;
+    const epoch = placement?.epoch ?? -1;
+    const view =
+      placement !== undefined && requestEpoch < epoch && error instanceof NotPrimaryError
+        ? encodeView({ epoch, members: placement.members }, placement.replicationFactor)
+        : undefined;
+    return errorReply(error, epoch, view);
+  }
+
+  private async serveRemote(epoch: number, op: KeyOp): Promise<OpResult> {
+    if ((this.placement?.epoch ?? -1) < epoch)
+      await this.waitForEpoch(epoch, this.options.viewWaitMs);
+    const placement = this.placement;
+    if (placement === undefined) throw new NoViewError(this.id, this.options.viewWaitMs);
+    const p = partitionOf(op.key);
+    if (isAnyRead(op)) {
+      const mode = this.states.mode[p];
+      if (mode === MODE_PRIMARY_ACTIVE || mode === MODE_BACKUP_ACTIVE) return this.readLocal(op);
+    }
+    if (placement.primaryOf(p) !== this.id) throw new NotPrimaryError(this.id, p, placement.epoch);
+    return this.serveAsPrimary(op, p);
+  }
+
+  private async onReplicate(
+    from: NodeId,
+    epoch: number,
+    partition: number,
+    sid: string,
+    items: WireItem[],
+  ): Promise<unknown> {
+    if ((this.placement?.epoch ?? -1) < epoch)
+      await this.waitForEpoch(epoch, this.options.viewWaitMs);
+    const placement = this.placement;
+    if (this.stopped) return errorReply(new StoppedError());
+    if (placement === undefined || placement.epoch !== epoch) {
+      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
+    }
+    if (placement.primaryOf(partition) !== from || placement.rankOf(this.id, partition) <= 0) {
+      return errorReply(new ReplicaNotSyncedError(this.id, partition));
+    }
+    const mode = this.states.mode[partition];
+    if (mode === MODE_BACKUP_ACTIVE && this.backupSid[partition] === sid) {
+      for (const item of items) applyReplicated(this.store, this.states, item);
+      return { ok: true };
+    }
+    if (mode === MODE_BACKUP_SYNCING && this.handoff.isCopying(partition, sid)) {
+      try {
+        await this.handoff.buffer(partition, sid, items);
+        return { ok: true };
+      } catch (error) {
+        return errorReply(error);
+      }
+    }
+    return errorReply(new ReplicaNotSyncedError(this.id, partition));
+  }
+
+  private async onProbe(epoch: number, partitions: readonly number[]): Promise<unknown> {
+    if ((this.placement?.epoch ?? -1) < epoch)
+      await this.waitForEpoch(epoch, this.options.viewWaitMs);
+    const current = this.placement?.epoch ?? -1;
+    if (current !== epoch) return errorReply(new StaleViewError(epoch, current), current);
+    return { ok: true, complete: partitions.filter((p) => this.states.complete[p] === 1) };
+  }
+
+  private async onSyncOpen(
+    from: NodeId,
+    epoch: number,
+    sid: string,
+    partitions: readonly number[],
+    backup: boolean,
+  ): Promise<unknown> {
+    if ((this.placement?.epoch ?? -1) < epoch)
+      await this.waitForEpoch(epoch, this.options.viewWaitMs);
+    const placement = this.placement;
+    if (this.stopped) return errorReply(new StoppedError());
+    if (placement === undefined || placement.epoch !== epoch) {
+      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
+    }
+    if (!this.syncSource.hasRoom()) {
+      return errorReply(
+        new OverloadedError('the handoff source sessions', this.options.syncMaxSourceSessions),
+      );
+    }
+    let accepted = [...partitions];
+    if (backup) {
+      accepted = accepted.filter(
+        (p) => this.states.mode[p] === MODE_PRIMARY_ACTIVE && placement.rankOf(from, p) > 0,
+      );
+      // From now on every new batch of these partitions goes to the puller too; the
+      // batches already in flight must land here before the copy starts.
+      for (const p of accepted) this.streams.set(p, from, sid);
+      await this.pipeline.whenIdle(accepted);
+      if (this.placement !== placement) {
+        return errorReply(new StaleViewError(epoch, this.placement?.epoch ?? -1));
+      }
+      accepted = accepted.filter((p) => this.streams.get(p, from) === sid);
+    }
+    this.syncSource.open(sid, from, epoch, accepted, this.scheduler.now());
+    if (backup) for (const p of accepted) this.pipeline.kick(p);
+    return { ok: true, ps: accepted };
+  }
+
+  private onMessage(from: NodeId, message: unknown): void {
+    if (this.stopped) return;
+    const decoded: CacheMessage | undefined = decodeMessage(message);
+    const placement = this.placement;
+    if (decoded === undefined || placement === undefined) return;
+    switch (decoded.t) {
+      case 'sclose':
+        if (this.syncSource.session(decoded.sid, from) !== undefined)
+          this.syncSource.close(decoded.sid);
+        return;
+      case 'needsync': {
+        if (decoded.e !== placement.epoch) return;
+        const resync: number[] = [];
+        for (const p of decoded.ps) {
+          if (placement.primaryOf(p) !== from || placement.rankOf(this.id, p) <= 0) continue;
+          if (this.states.mode[p] === MODE_BACKUP_ACTIVE) {
+            this.states.mode[p] = MODE_BACKUP_SYNCING;
+            this.backupSid[p] = undefined;
+            resync.push(p);
+          }
+        }
+        if (resync.length > 0) this.handoff.resyncBackup(resync);
+        else this.handoff.nudge();
+        return;
+      }
+      case 'adopt': {
+        if (decoded.e !== placement.epoch) return;
+        for (const p of decoded.ps) {
+          if (placement.primaryOf(p) !== from || placement.rankOf(this.id, p) <= 0) continue;
+          if (this.states.mode[p] !== MODE_BACKUP_SYNCING || !this.handoff.isWaitingAsBackup(p))
+            continue;
+          this.states.mode[p] = MODE_BACKUP_ACTIVE;
+          this.states.complete[p] = 1;
+          this.backupSid[p] = decoded.sid;
+          this.handoff.adopted(p);
+        }
+        return;
+      }
+      case 'release': {
+        if (decoded.e !== placement.epoch) return;
+        let any = false;
+        for (const p of decoded.ps) {
+          if (this.states.mode[p] !== MODE_NONE || placement.primaryOf(p) !== from) continue;
+          this.releaseMask[p] = 1;
+          any = true;
+        }
+        if (any && this.releaseTimer === undefined) {
+          this.releaseTimer = this.scheduler.setTimeout(() => {
+            this.releaseTimer = undefined;
+            this.dropReleased();
+          }, this.options.maintenanceIntervalMs);
+        }
+        return;
+      }
+      case 'drop': {
+        if (decoded.e !== placement.epoch) return;
+        for (const [key, version] of decoded.items) {
+          const p = partitionOf(key);
+          if (placement.primaryOf(p) !== from || placement.rankOf(this.id, p) <= 0) continue;
+          const entry = this.store.getEntry(key);
+          if (entry !== undefined && entry.version <= version) this.store.delete(key);
+        }
+        return;
+      }
+    }
+  }
+
+  /** Deletes the copies of partitions whose new owners are all in sync. */
+  private dropReleased(): void {
+    const mask = this.releaseMask;
+    for (let p = 0; p < PARTITION_COUNT; p++) {
+      if (mask[p] === 1 && (this.states.mode[p] !== MODE_NONE || this.syncSource.isServing(p))) {
+        mask[p] = 0;
+      }
+    }
+    const stale: string[] = [];
+    for (const entry of this.store.entries((key) => mask[partitionOf(key)] === 1))
+      stale.push(entry.key);
+    for (const key of stale) this.store.delete(key);
+    for (let p = 0; p < PARTITION_COUNT; p++) {
+      if (mask[p] === 1) {
+        mask[p] = 0;
+        this.states.complete[p] = 0;
+      }
+    }
+  }
+
+  private onPeerDown(peer: NodeId): void {
+    if (this.stopped) return;
+    for (const p of this.streams.dropPeer(peer)) this.attention.add(p);
+    this.scheduleAttention();
+  }
+
+  // ---- housekeeping ------------------------------------------------------------------
+
+  private maintain(): void {
+    if (this.stopped) return;
+    const placement = this.placement;
+    if (placement !== undefined) this.syncSource.prune(placement.epoch, this.scheduler.now());
+    if (this.options.sweepSamples > 0) this.store.sweepExpired(this.options.sweepSamples);
+    if (this.attention.size > 0) this.tendPrimaries();
+  }
+
+  /**
+   * The store dropped an entry on its own (eviction or expiry). On a primary, the
+   * backups drop it too, stamped with the highest version applied here, so a newer
+   * write already on its way to them survives.
+   */
+  private onStoreRemove(key: string, _reason: RemovalReason): void {
+    const p = partitionOf(key);
+    if (this.states.mode[p] !== MODE_PRIMARY_ACTIVE || this.placement === undefined) return;
+    const owners = this.placement.ownersOf(p);
+    const version = this.states.appliedVersion[p]!;
+    for (let rank = 1; rank < owners.length; rank++) {
+      const backup = owners[rank]!;
+      if (this.streams.get(p, backup) === undefined) continue;
+      let list = this.pendingDrops.get(backup);
+      if (list === undefined) {
+        list = [];
+        this.pendingDrops.set(backup, list);
+      }
+      list.push([key, version]);
+      this.pendingDropCount++;
+    }
+    if (this.pendingDropCount >= MAX_PENDING_DROPS) {
+      this.scheduler.setTimeout(() => this.flushDrops(), 0);
+    } else if (this.dropTimer === undefined && this.pendingDropCount > 0) {
+      this.dropTimer = this.scheduler.setTimeout(() => {
+        this.dropTimer = undefined;
+        this.flushDrops();
+      }, 0);
+    }
+  }
+
+  private flushDrops(): void {
+    const placement = this.placement;
+    const drops = this.pendingDrops;
+    this.pendingDrops = new Map();
+    this.pendingDropCount = 0;
+    if (placement === undefined || this.stopped) return;
+    for (const [backup, items] of drops) {
+      this.transport.send(backup, CACHE_CHANNEL, { t: 'drop', e: placement.epoch, items });
+    }
+  }
+}
+
+function readFromAny(options: ReadOptions | undefined): boolean {
+  if (options === undefined) return false;
+  const readFrom: ReadFrom | undefined = options.readFrom;
+  if (readFrom === undefined || readFrom === 'primary') return false;
+  if (readFrom === 'any') return true;
+  throw new InvalidArgumentError(`readFrom must be 'primary' or 'any', got ${String(readFrom)}`);
+}
+
+function isAnyRead(op: KeyOp): op is ReadOp {
+  return isRead(op) && op.any;
+}
+
+/** Validates `set` options; returns them normalised. */
+export function checkSetOptions(options: SetOptions): {
+  ttlMs: number | undefined;
+  nx: boolean;
+  xx: boolean;
+} {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('set options must be an object');
+  }
+  const { ttlMs, nx = false, xx = false } = options;
+  if (ttlMs !== undefined) checkTtl(ttlMs);
+  if (typeof nx !== 'boolean' || typeof xx !== 'boolean') {
+    throw new InvalidArgumentError('nx and xx must be booleans');
+  }
+  if (nx && xx) throw new InvalidArgumentError('nx and xx cannot both be set');
+  return { ttlMs, nx, xx };
+}
+
+/** The wire form of an operation's result. */
+export function encodeResult(result: OpResult): Uint8Array | boolean | number | null {
+  if (result === undefined) return null;
+  if (typeof result === 'boolean' || typeof result === 'number') return result;
+  return result.bytes;
+}
+
+/**
+ * Turns a reply into the operation's result, or throws the typed error it carries.
+ * `get` results arrive as encoded bytes and are wrapped, not decoded, here.
+ */
+export function decodeOpReply(
+  reply: unknown,
+  op: KeyOp,
+  peer: NodeId,
+  partition: number,
+): OpResult {
+  if (isErrorReply(reply)) {
+    throw errorFromReply(reply, { peer, partition, operation: op.kind, key: op.key });
+  }
+  const body = reply as { ok?: unknown; r?: unknown } | undefined;
+  if (body === undefined || body === null || body.ok !== true) {
+    throw new OutcomeUnknownError(op.kind, op.key);
+  }
+  const result = body.r;
+  switch (op.kind) {
+    case 'get':
+      if (result === null || result === undefined) return undefined;
+      if (result instanceof Uint8Array) return fromBytes(result);
+      break;
+    case 'ttl':
+    case 'incr':
+      if (typeof result === 'number') return result;
+      break;
+    default:
+      if (typeof result === 'boolean') return result;
+  }
+  throw new OutcomeUnknownError(op.kind, op.key);
+}
+
+/**
+ * What a lost reply means for the caller: a request that certainly never left is
+ * passed on as is (retryable); otherwise reads fail with the transport's error (they
+ * may be retried) and writes with `OutcomeUnknownError`: shoal never re-sends a write
+ * whose fate it does not know.
+ */
+export function lostReply(error: unknown, op: KeyOp): unknown {
+  if (error instanceof PeerUnavailableError && !error.sent) return error;
+  if (isIdempotent(op)) return error;
+  if (error instanceof ShoalError && error.code === 'ERR_TOO_MANY_PENDING') return error;
+  return new OutcomeUnknownError(op.kind, op.key, { cause: error });
+}

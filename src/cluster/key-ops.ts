@@ -1,0 +1,173 @@
+import { InvalidArgumentError } from '../util/errors.js';
+import { NotAnIntegerError } from './errors.js';
+import { encodeValue, readValue, type StoredValue } from './value-codec.js';
+
+/**
+ * The single-key operations, as the cluster executes them: validated, with values
+ * already encoded. The public API, the wire decoder and the primary's write pipeline
+ * all speak this shape.
+ */
+export type ReadKind = 'get' | 'has' | 'ttl';
+
+/** A read; `any` allows a possibly stale answer from any owner. */
+export interface ReadOp {
+  readonly kind: ReadKind;
+  readonly key: string;
+  readonly any: boolean;
+}
+
+export interface SetOp {
+  readonly kind: 'set';
+  readonly key: string;
+  readonly value: StoredValue;
+  readonly ttlMs: number | undefined;
+  readonly nx: boolean;
+  readonly xx: boolean;
+}
+
+export interface DeleteOp {
+  readonly kind: 'del';
+  readonly key: string;
+}
+
+/** `ttlMs` 0 removes the key, `null` removes its expiry. */
+export interface ExpireOp {
+  readonly kind: 'expire';
+  readonly key: string;
+  readonly ttlMs: number | null;
+}
+
+export interface IncrOp {
+  readonly kind: 'incr';
+  readonly key: string;
+  readonly by: number;
+}
+
+export type WriteOp = SetOp | DeleteOp | ExpireOp | IncrOp;
+export type KeyOp = ReadOp | WriteOp;
+
+/** What an operation answers: `get` a stored value (or undefined), others a boolean or number. */
+export type OpResult = StoredValue | undefined | boolean | number;
+
+/** Whether `op` only reads. */
+export function isRead(op: KeyOp): op is ReadOp {
+  return op.kind === 'get' || op.kind === 'has' || op.kind === 'ttl';
+}
+
+/** Whether applying `op` twice could differ from applying it once. */
+export function isIdempotent(op: KeyOp): boolean {
+  return op.kind === 'get' || op.kind === 'has' || op.kind === 'ttl';
+}
+
+/** Longest key accepted, in UTF-16 code units. Keys travel in every message about them. */
+export const MAX_KEY_LENGTH = 65_536;
+
+/** Throws `InvalidArgumentError` unless `key` is a string within {@link MAX_KEY_LENGTH}. */
+export function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') {
+    throw new InvalidArgumentError(`a key must be a string, got ${typeof key}`);
+  }
+  if (key.length > MAX_KEY_LENGTH) {
+    throw new InvalidArgumentError(`a key is limited to ${MAX_KEY_LENGTH} characters`);
+  }
+}
+
+/** Throws unless `ttlMs` is a positive finite number of milliseconds. */
+export function checkTtl(ttlMs: unknown, name = 'ttlMs'): asserts ttlMs is number {
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > 2 ** 53) {
+    throw new InvalidArgumentError(`${name} must be a positive finite number of milliseconds`);
+  }
+}
+
+/** Throws unless `ttlMs` is valid for `expire`: >= 0 and finite, or null. */
+export function checkExpireTtl(ttlMs: unknown): asserts ttlMs is number | null {
+  if (ttlMs === null) return;
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0 || ttlMs > 2 ** 53) {
+    throw new InvalidArgumentError('ttlMs must be a finite number >= 0, or null to persist');
+  }
+}
+
+/** Throws unless `by` is a safe integer. */
+export function checkIncrement(by: unknown): asserts by is number {
+  if (typeof by !== 'number' || !Number.isSafeInteger(by)) {
+    throw new InvalidArgumentError('incr needs a safe integer increment');
+  }
+}
+
+/** Bytes an entry counts against the store's `maxBytes`: encoded value plus key. */
+export function entrySize(key: string, value: StoredValue): number {
+  return value.bytes.byteLength + key.length;
+}
+
+/** The live entry a write sees. */
+export interface CurrentEntry {
+  readonly value: StoredValue;
+  readonly ttlRemainingMs: number | undefined;
+}
+
+/** The state change a write makes: a new value with its TTL, or `null` for removal. */
+export interface Mutation {
+  readonly key: string;
+  readonly value: StoredValue | null;
+  readonly ttlMs: number | undefined;
+}
+
+/** What evaluating a write yields: the caller's answer and the change to replicate. */
+export interface WriteOutcome {
+  readonly result: boolean | number;
+  readonly mutation: Mutation | undefined;
+}
+
+/**
+ * Evaluates a write against the key's current live entry. Pure: it decides, it does
+ * not apply. Read-modify-write operations (`incr`, `nx`/`xx`, `expire`) are decided
+ * here, at the primary, in the partition's write order, which is what makes them
+ * atomic.
+ *
+ * @throws NotAnIntegerError when `incr` meets a non-integer or overflows.
+ */
+export function evaluateWrite(
+  op: WriteOp,
+  current: CurrentEntry | undefined,
+  maxValueBytes: number,
+): WriteOutcome {
+  switch (op.kind) {
+    case 'set':
+      if ((op.nx && current !== undefined) || (op.xx && current === undefined)) {
+        return { result: false, mutation: undefined };
+      }
+      return { result: true, mutation: { key: op.key, value: op.value, ttlMs: op.ttlMs } };
+    case 'del':
+      if (current === undefined) return { result: false, mutation: undefined };
+      return { result: true, mutation: { key: op.key, value: null, ttlMs: undefined } };
+    case 'expire':
+      if (current === undefined) return { result: false, mutation: undefined };
+      if (op.ttlMs === 0) {
+        return { result: true, mutation: { key: op.key, value: null, ttlMs: undefined } };
+      }
+      return {
+        result: true,
+        mutation: { key: op.key, value: current.value, ttlMs: op.ttlMs ?? undefined },
+      };
+    case 'incr': {
+      let base = 0;
+      if (current !== undefined) {
+        const decoded = readValue(current.value);
+        if (typeof decoded !== 'number' || !Number.isSafeInteger(decoded)) {
+          throw new NotAnIntegerError(op.key);
+        }
+        base = decoded;
+      }
+      const next = base + op.by;
+      if (!Number.isSafeInteger(next)) throw new NotAnIntegerError(op.key);
+      return {
+        result: next,
+        mutation: {
+          key: op.key,
+          value: encodeValue(next, maxValueBytes),
+          ttlMs: current?.ttlRemainingMs,
+        },
+      };
+    }
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * The messages of the `cache` channel, between member nodes and from clients, with
+ * strict decoders. Every peer is treated as possibly hostile or buggy: each field's
+ * type, range and size is checked, and a bad message gets a typed error reply (or is
+ * ignored, for one-way messages), never a crash.
+ */
+import { PARTITION_COUNT } from '../ring/partitioner.js';
+import type { NodeId } from '../transport/transport.js';
+import { InvalidArgumentError, ShoalError } from '../util/errors.js';
+import {
+  checkExpireTtl,
+  checkIncrement,
+  checkKey,
+  checkTtl,
+  type KeyOp,
+  type ReadKind,
+} from './key-ops.js';
+import { fromBytes } from './value-codec.js';
+import type { ClusterView, ViewMember } from './view-source.js';
+
+/** The transport channel the cache layer owns. */
+export const CACHE_CHANNEL = 'cache';
+
+/** Most operations in one `ops` batch (mget/mset per owner). */
+export const MAX_OPS_PER_BATCH = 10_000;
+/** Most items in one replication batch or sync chunk. */
+export const MAX_ITEMS_PER_MESSAGE = 100_000;
+/** Longest sync session id. */
+const MAX_SID_LENGTH = 128;
+/** Most members a view message may list. */
+const MAX_VIEW_MEMBERS = 4096;
+/** Longest member address. */
+const MAX_ADDRESS_LENGTH = 2048;
+
+/** An operation on the wire. Single-letter fields keep hot frames small. */
+export interface WireOp {
+  /** Kind: get | has | ttl | set | del | expire | incr. */
+  o: string;
+  k: string;
+  v?: Uint8Array;
+  /** TTL in ms (set: > 0; expire: >= 0 or null to persist). */
+  t?: number | null;
+  nx?: boolean;
+  xx?: boolean;
+  by?: number;
+  /** readFrom 'any'. */
+  a?: boolean;
+}
+
+/** A view as a node hands it to clients and redirected callers. */
+export interface WireView {
+  e: number;
+  /** `[id, address]` pairs. */
+  m: [string, string][];
+  /** Replication factor in force for this view. */
+  rf: number;
+}
+
+/** A replicated or handed-off entry: key, value bytes (null = delete), TTL ms (-1 none), version. */
+export type WireItem = [string, Uint8Array | null, number, number];
+
+/** A failed reply. `e`/`view` tell a redirected caller which view the node is in. */
+export interface ErrorReply {
+  ok: false;
+  c: string;
+  m: string;
+  e?: number;
+  view?: WireView;
+}
+
+export type OpReply = { ok: true; r: Uint8Array | boolean | number | null } | ErrorReply;
+
+export type CacheRequest =
+  | { t: 'op'; e: number; op: KeyOp }
+  | { t: 'ops'; e: number; ops: KeyOp[] }
+  | { t: 'view' }
+  | { t: 'repl'; e: number; p: number; sid: string; items: WireItem[] }
+  | { t: 'probe'; e: number; ps: number[] }
+  | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
+  | { t: 'spull'; sid: string };
+
+export type CacheMessage =
+  | { t: 'sclose'; sid: string }
+  | { t: 'needsync'; e: number; ps: number[] }
+  | { t: 'adopt'; e: number; ps: number[]; sid: string }
+  | { t: 'release'; e: number; ps: number[] }
+  | { t: 'drop'; e: number; items: [string, number][] };
+
+// ---- encoding -------------------------------------------------------------------
+
+/** The wire form of an operation; the value travels as its encoded bytes. */
+export function encodeOp(op: KeyOp): WireOp {
+  switch (op.kind) {
+    case 'get':
+    case 'has':
+    case 'ttl':
+      return op.any ? { o: op.kind, k: op.key, a: true } : { o: op.kind, k: op.key };
+    case 'set': {
+      const wire: WireOp = { o: 'set', k: op.key, v: op.value.bytes };
+      if (op.ttlMs !== undefined) wire.t = op.ttlMs;
+      if (op.nx) wire.nx = true;
+      if (op.xx) wire.xx = true;
+      return wire;
+    }
+    case 'del':
+      return { o: 'del', k: op.key };
+    case 'expire':
+      return { o: 'expire', k: op.key, t: op.ttlMs };
+    case 'incr':
+      return { o: 'incr', k: op.key, by: op.by };
+  }
+}
+
+export function encodeView(view: ClusterView, replicationFactor: number): WireView {
+  return {
+    e: view.epoch,
+    m: view.members.map((member) => [member.id, member.address]),
+    rf: replicationFactor,
+  };
+}
+
+/** An error as a reply body; the code survives, so the caller can rebuild the class. */
+export function errorReply(error: unknown, epoch?: number, view?: WireView): ErrorReply {
+  const reply: ErrorReply =
+    error instanceof ShoalError
+      ? { ok: false, c: error.code, m: error.message }
+      : { ok: false, c: 'ERR_INTERNAL', m: error instanceof Error ? error.message : String(error) };
+  if (epoch !== undefined) reply.e = epoch;
+  if (view !== undefined) reply.view = view;
+  return reply;
+}
+
+// ---- decoding -------------------------------------------------------------------
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function bad(message: string): never {
+  throw new InvalidArgumentError(`malformed cache message: ${message}`);
+}
+
+function epochOf(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) bad('epoch');
+  return value;
+}
+
+function sidOf(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_SID_LENGTH) bad('sid');
+  return value;
+}
+
+function partitionsOf(value: unknown): number[] {
+  if (!Array.isArray(value) || value.length > PARTITION_COUNT) bad('partition list');
+  for (const p of value) {
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p >= PARTITION_COUNT) {
+      bad('partition');
+    }
+  }
+  return value as number[];
+}
+
+function bytesOf(value: unknown, maxValueBytes: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) bad('value bytes');
+  if (value.byteLength > maxValueBytes) bad('value over maxValueBytes');
+  return value;
+}
+
+/**
+ * Decodes a wire operation. The value's bytes are taken as they are (the sender
+ * encoded them with msgpack); they are only decoded if someone reads them.
+ */
+export function decodeOp(value: unknown, maxValueBytes: number): KeyOp {
+  if (!isRecord(value)) bad('operation');
+  const key = value.k;
+  checkKey(key);
+  switch (value.o) {
+    case 'get':
+    case 'has':
+    case 'ttl':
+      return { kind: value.o as ReadKind, key, any: value.a === true };
+    case 'set': {
+      const ttl = value.t;
+      if (ttl !== undefined) checkTtl(ttl);
+      return {
+        kind: 'set',
+        key,
+        value: fromBytes(bytesOf(value.v, maxValueBytes)),
+        ttlMs: ttl,
+        nx: value.nx === true,
+        xx: value.xx === true,
+      };
+    }
+    case 'del':
+      return { kind: 'del', key };
+    case 'expire': {
+      const ttl = value.t;
+      checkExpireTtl(ttl);
+      return { kind: 'expire', key, ttlMs: ttl };
+    }
+    case 'incr': {
+      checkIncrement(value.by);
+      return { kind: 'incr', key, by: value.by };
+    }
+    default:
+      return bad('unknown operation kind');
+  }
+}
+
+function itemsOf(value: unknown, maxValueBytes: number, allowDelete: boolean): WireItem[] {
+  if (!Array.isArray(value) || value.length > MAX_ITEMS_PER_MESSAGE) bad('item list');
+  for (const item of value) {
+    if (!Array.isArray(item) || item.length !== 4) bad('item');
+    checkKey(item[0]);
+    if (item[1] === null) {
+      if (!allowDelete) bad('deletion in a snapshot');
+    } else {
+      bytesOf(item[1], maxValueBytes);
+    }
+    const ttl = item[2];
+    if (typeof ttl !== 'number' || !(ttl === -1 || (ttl > 0 && Number.isFinite(ttl)))) bad('ttl');
+    if (typeof item[3] !== 'number' || !Number.isFinite(item[3])) bad('version');
+  }
+  return value as WireItem[];
+}
+
+/** Decodes a request; throws `InvalidArgumentError` on anything malformed. */
+export function decodeRequest(value: unknown, maxValueBytes: number): CacheRequest {
+  if (!isRecord(value)) bad('request');
+  switch (value.t) {
+    case 'op':
+      return { t: 'op', e: epochOf(value.e), op: decodeOp(value.op, maxValueBytes) };
+    case 'ops': {
+      const ops = value.ops;
+      if (!Array.isArray(ops) || ops.length > MAX_OPS_PER_BATCH) bad('operation list');
+      return {
+        t: 'ops',
+        e: epochOf(value.e),
+        ops: ops.map((op) => decodeOp(op, maxValueBytes)),
+      };
+    }
+    case 'view':
+      return { t: 'view' };
+    case 'repl': {
+      const p = partitionsOf([value.p])[0]!;
+      return {
+        t: 'repl',
+        e: epochOf(value.e),
+        p,
+        sid: sidOf(value.sid),
+        items: itemsOf(value.items, maxValueBytes, true),
+      };
+    }
+    case 'probe':
+      return { t: 'probe', e: epochOf(value.e), ps: partitionsOf(value.ps) };
+    case 'sopen':
+      return {
+        t: 'sopen',
+        e: epochOf(value.e),
+        sid: sidOf(value.sid),
+        ps: partitionsOf(value.ps),
+        backup: value.backup === true,
+      };
+    case 'spull':
+      return { t: 'spull', sid: sidOf(value.sid) };
+    default:
+      return bad('unknown request type');
+  }
+}
+
+/** Decodes a one-way message, or returns `undefined` for anything malformed. */
+export function decodeMessage(value: unknown): CacheMessage | undefined {
+  try {
+    if (!isRecord(value)) return undefined;
+    switch (value.t) {
+      case 'sclose':
+        return { t: 'sclose', sid: sidOf(value.sid) };
+      case 'needsync':
+        return { t: 'needsync', e: epochOf(value.e), ps: partitionsOf(value.ps) };
+      case 'adopt':
+        return {
+          t: 'adopt',
+          e: epochOf(value.e),
+          ps: partitionsOf(value.ps),
+          sid: sidOf(value.sid),
+        };
+      case 'release':
+        return { t: 'release', e: epochOf(value.e), ps: partitionsOf(value.ps) };
+      case 'drop': {
+        const items = value.items;
+        if (!Array.isArray(items) || items.length > MAX_ITEMS_PER_MESSAGE) return undefined;
+        for (const item of items) {
+          if (!Array.isArray(item) || item.length !== 2) return undefined;
+          checkKey(item[0]);
+          if (typeof item[1] !== 'number' || !Number.isFinite(item[1])) return undefined;
+        }
+        return { t: 'drop', e: epochOf(value.e), items: items as [string, number][] };
+      }
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** Decodes a view reply; throws `InvalidArgumentError` when malformed. */
+export function decodeView(value: unknown): { view: ClusterView; replicationFactor: number } {
+  if (!isRecord(value)) bad('view');
+  const epoch = epochOf(value.e);
+  const members = value.m;
+  if (!Array.isArray(members) || members.length === 0 || members.length > MAX_VIEW_MEMBERS) {
+    bad('view members');
+  }
+  const list: ViewMember[] = [];
+  for (const member of members) {
+    if (!Array.isArray(member) || member.length !== 2) bad('view member');
+    const [id, address] = member as unknown[];
+    if (typeof id !== 'string' || id.length === 0 || id.length > 256) bad('member id');
+    if (typeof address !== 'string' || address.length > MAX_ADDRESS_LENGTH) bad('member address');
+    list.push({ id: id as NodeId, address });
+  }
+  const rf = value.rf;
+  if (typeof rf !== 'number' || !Number.isInteger(rf) || rf < 1 || rf > 16) bad('rf');
+  return { view: { epoch, members: list }, replicationFactor: rf };
+}
+
+/** Whether a reply body is an error reply (as built by {@link errorReply}). */
+export function isErrorReply(value: unknown): value is ErrorReply {
+  return isRecord(value) && value.ok === false && typeof value.c === 'string';
+}

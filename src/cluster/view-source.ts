@@ -1,0 +1,47 @@
+import type { NodeId } from '../transport/transport.js';
+
+/** One member of a committed view: its identity and where this node dials it. */
+export interface ViewMember {
+  readonly id: NodeId;
+  /** Transport address (e.g. `ws://10.0.0.2:7400`); resolved locally, never compared. */
+  readonly address: string;
+}
+
+/**
+ * The committed member list, numbered by the view epoch. It is the only input to
+ * placement: two nodes with the same epoch place every partition identically.
+ */
+export interface ClusterView {
+  /** Strictly increases with every committed membership change. */
+  readonly epoch: number;
+  readonly members: readonly ViewMember[];
+}
+
+/** Read access to the cluster-wide config the coordinator agrees on. */
+export interface ClusterConfigReader {
+  /** The committed value of `key`, or `undefined` when it was never set. */
+  get(key: string): unknown;
+}
+
+/**
+ * What the cache cluster needs from the coordinator. The real `Coordinator`
+ * satisfies it structurally; tests drive their own implementations.
+ *
+ * Contract the cluster relies on:
+ * - `view()` is the latest committed view this node has applied, or `undefined`
+ *   before the first one; epochs only increase.
+ * - `onView` listeners run once per applied view, in epoch order (views may be
+ *   skipped when the node catches up from a snapshot; the cluster treats a gap as
+ *   "my copies may be stale").
+ * - `hasQuorum()` is the read/write lease: true only while this node has heard from
+ *   a coordinator quorum (through the leader) more recently than a lease that is
+ *   shorter than the session timeout, so that a node whose session may have expired
+ *   elsewhere has already stopped serving (see docs/architecture.md for the assumed
+ *   clock-drift bound).
+ */
+export interface ViewSource {
+  view(): ClusterView | undefined;
+  onView(listener: (view: ClusterView) => void): () => void;
+  hasQuorum(): boolean;
+  readonly config: ClusterConfigReader;
+}
