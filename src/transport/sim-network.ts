@@ -293,6 +293,25 @@ function checkLimit(value: number | undefined, fallback: number, name: string): 
  *
  * All randomness comes from `options.random`, drawn in a fixed order (per sent frame:
  * drop, then delay; per connection attempt: its delay).
+ *
+ * Driving a run deterministically, with async drivers:
+ * ```ts
+ * const scheduler = new SimScheduler();
+ * const net = new SimNetwork({ scheduler, random: new SeededRandom(seed), trace: 'digest' });
+ * const t = net.createTransport('n1');
+ * // The driver takes the transport, ITS scheduler, and a seeded Random: no global
+ * // timers, Date.now, performance.now, Math.random or real I/O in simulated code.
+ * const driver = startDriver({ transport: t, scheduler: t.scheduler, random: new SeededRandom(seed + 1) });
+ * await scheduler.runUntilConditionAsync(() => driver.isLeader(), scheduler.now() + 5_000);
+ * net.crash('n1');
+ * const again = startDriver({ transport: net.restart('n1'), ... });
+ * await scheduler.runForAsync(1_000);
+ * ```
+ * The `...Async` run methods let promise continuations settle after each event (see
+ * `SettleMode`), so `await transport.request(...)` resumes at the simulated time the
+ * reply arrived. From the test itself, `await scheduler.settle()` after starting async
+ * work and before looking at its effects. Same seed and same script give the same
+ * `traceDigest()`.
  */
 export class SimNetwork {
   /** The scheduler every delivery and endpoint timer runs on. */

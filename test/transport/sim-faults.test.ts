@@ -217,6 +217,26 @@ describe('pause and resume', () => {
     expect(log).toContain('a got from paused b');
   });
 
+  it('fires an overdue interval once on resume, and never a timer cleared while held', async () => {
+    const { scheduler, net, t } = connectedNetwork(44, ['a', 'b']);
+    const ticks: number[] = [];
+    let clearedFired = false;
+    t.b!.scheduler.setInterval(() => ticks.push(scheduler.now()), 10);
+    const doomed = t.b!.scheduler.setTimeout(() => {
+      clearedFired = true;
+    }, 15);
+    const pausedAt = scheduler.now();
+    net.pause('b');
+    await scheduler.runForAsync(100);
+    t.b!.scheduler.clearTimeout(doomed);
+    net.resume('b');
+    await scheduler.runForAsync(25);
+    const resumedAt = pausedAt + 100;
+    expect(ticks).toEqual([resumedAt, pausedAt + 110, pausedAt + 120]);
+    expect(clearedFired).toBe(false);
+    expect(() => t.a!.scheduler.clearTimeout(doomed)).toThrow();
+  });
+
   it('pushes back on senders while a paused node leaves its frames unread', async () => {
     const { scheduler, net, t } = connectedNetwork(43, ['a', 'b'], {
       maxInFlightBytesPerLink: 10,
