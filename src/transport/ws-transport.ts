@@ -444,10 +444,11 @@ export class WsTransport implements Transport {
       this.inboundConnections >= this.opts.limits.maxConnections
     ) {
       this.counters.connectionsRejected++;
+      // Destroy once the answer is flushed: a hostile client cannot hold the socket half-open.
       socket.end(
         'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+        () => socket.destroy(),
       );
-      socket.destroy();
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
