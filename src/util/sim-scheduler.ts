@@ -23,22 +23,28 @@ export class SimulationReentryError extends ShoalError {
 }
 
 /**
- * How the `...Async` run methods let promise continuations settle after each event:
- * - `'macrotask'`: wait for one macrotask boundary (`setImmediate`), which drains the
- *   whole microtask queue (and `process.nextTick`), exactly as Node drains it after
- *   every timer or I/O callback. Faithful; about 2-3 µs per event.
- * - `'microtasks'`: yield `microtaskTurns` times to the microtask queue after each
- *   event, and drain fully (one macrotask boundary) only before the clock advances.
- *   Cheaper when many events share a millisecond; a continuation chain deeper than
- *   `microtaskTurns` may interleave with the next event scheduled for the same
- *   millisecond, never with a later one. With `microtaskTurns: 0`, events of one
- *   millisecond run back to back, as the envelopes of one `WsTransport` batch frame
- *   do, and continuations settle before time moves on.
+ * How the `...Async` run methods let promise continuations settle after each event.
+ * A "full drain" waits until every promise continuation queued so far has run, and
+ * every one those queue in turn, however deep the chain:
+ * - `'tick'` (default): a full drain is one `process.nextTick` round trip, which Node
+ *   runs only once the promise job queue is empty. About 0.5 µs per event. A
+ *   `process.nextTick` callback queued by simulated code itself may run after the
+ *   next event instead (simulated code has no reason to use it).
+ * - `'macrotask'`: a full drain is one `setImmediate` round trip, which also runs
+ *   every `process.nextTick` callback, exactly as Node settles everything between two
+ *   I/O callbacks. About 2 µs per event.
+ * - `'microtasks'`: after each event yield `microtaskTurns` times to the microtask
+ *   queue, and drain fully (as `'tick'`) only before the clock advances. With
+ *   `microtaskTurns: 0`, the events of one millisecond run back to back, as the
+ *   envelopes of one `WsTransport` batch frame do; a continuation chain deeper than
+ *   `microtaskTurns` may interleave with the next event of the same millisecond,
+ *   never with a later one.
  *
- * Both are deterministic: the microtask queue is FIFO and fed only by the simulated
- * code, so the same script yields the same interleaving on every run.
+ * All three are deterministic: the job queues are FIFO and fed only by the simulated
+ * code, so the same script yields the same interleaving on every run, provided the
+ * simulated code does no real I/O and uses no real timers.
  */
-export type SettleMode = 'macrotask' | 'microtasks';
+export type SettleMode = 'tick' | 'macrotask' | 'microtasks';
 
 /** Options for {@link SimScheduler}. */
 export interface SimSchedulerOptions {
@@ -52,7 +58,7 @@ export interface SimSchedulerOptions {
    * the same instant forever. Default 10,000,000.
    */
   maxEventsPerRun?: number;
-  /** See {@link SettleMode}. Default `'macrotask'`. */
+  /** See {@link SettleMode}. Default `'tick'`. */
   settleMode?: SettleMode;
   /** Microtask yields per event in `'microtasks'` mode (0 allowed). Default 16. */
   microtaskTurns?: number;
@@ -108,6 +114,10 @@ function waitMacrotask(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+function waitTick(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
+}
+
 /**
  * A deterministic discrete-event scheduler over a manual clock. Events run in order
  * of (time, insertion sequence): two events due at the same millisecond run in the
@@ -141,7 +151,10 @@ export class SimScheduler implements Scheduler {
     this.nowMs = options.startMs ?? 0;
     this.maxPendingEvents = options.maxPendingEvents ?? DEFAULT_MAX_PENDING_EVENTS;
     this.maxEventsPerRun = options.maxEventsPerRun ?? DEFAULT_MAX_EVENTS_PER_RUN;
-    this.settleMode = options.settleMode ?? 'macrotask';
+    this.settleMode = options.settleMode ?? 'tick';
+    if (!['tick', 'macrotask', 'microtasks'].includes(this.settleMode)) {
+      throw new InvalidArgumentError(`unknown settleMode ${String(this.settleMode)}`);
+    }
     this.microtaskTurns = options.microtaskTurns ?? DEFAULT_MICROTASK_TURNS;
     if (!Number.isFinite(this.nowMs)) throw new InvalidArgumentError('startMs must be finite');
     for (const [name, value] of [
@@ -275,15 +288,12 @@ export class SimScheduler implements Scheduler {
   }
 
   /**
-   * Lets pending promise continuations run, per the scheduler's {@link SettleMode}.
-   * Call it (or any `...Async` run method) after kicking off async work from a test.
+   * Drains pending promise continuations fully (see {@link SettleMode}) without
+   * running any event. Call it (or any `...Async` run method) after kicking off async
+   * work from a test, before looking at its effects.
    */
-  async settle(): Promise<void> {
-    if (this.settleMode === 'macrotask') {
-      await waitMacrotask();
-    } else {
-      for (let i = 0; i < this.microtaskTurns; i++) await Promise.resolve();
-    }
+  settle(): Promise<void> {
+    return this.settleFully();
   }
 
   /** {@link step}, then settles continuations. */
@@ -378,20 +388,18 @@ export class SimScheduler implements Scheduler {
   }
 
   private async settleAfterEvent(): Promise<void> {
-    if (this.settleMode === 'macrotask') {
-      await waitMacrotask();
+    if (this.settleMode !== 'microtasks') {
+      await this.settleFully();
       return;
     }
     for (let i = 0; i < this.microtaskTurns; i++) await Promise.resolve();
     // Drain completely before the clock moves, so no continuation observes a later time.
     const next = this.peekLive();
-    if (next === undefined || next.timeMs !== this.nowMs) {
-      await waitMacrotask();
-    }
+    if (next === undefined || next.timeMs !== this.nowMs) await waitTick();
   }
 
-  private async settleFully(): Promise<void> {
-    await waitMacrotask();
+  private settleFully(): Promise<void> {
+    return this.settleMode === 'macrotask' ? waitMacrotask() : waitTick();
   }
 
   private enter(method: string): void {

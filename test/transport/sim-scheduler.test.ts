@@ -187,7 +187,7 @@ describe('SimScheduler with async code', () => {
   const sleep = (sched: SimScheduler, ms: number) =>
     new Promise<void>((resolve) => sched.setTimeout(resolve, ms));
 
-  for (const settleMode of ['macrotask', 'microtasks'] as const) {
+  for (const settleMode of ['tick', 'macrotask', 'microtasks'] as const) {
     it(`${settleMode}: continuations run at the simulated time of the event that woke them`, async () => {
       const sched = new SimScheduler({ settleMode });
       const log: string[] = [];
@@ -229,6 +229,25 @@ describe('SimScheduler with async code', () => {
     await expect(sched.runUntilConditionAsync(() => ticks >= 1000, 100)).rejects.toThrow(
       SimulationLimitError,
     );
+  });
+
+  it('tick and macrotask modes settle arbitrarily deep continuation chains before the next event', async () => {
+    for (const settleMode of ['tick', 'macrotask'] as const) {
+      const sched = new SimScheduler({ settleMode });
+      const log: string[] = [];
+      const deep = async (depth: number): Promise<void> => {
+        if (depth === 0) {
+          log.push(`deep done@${sched.now()}`);
+          return;
+        }
+        await Promise.resolve();
+        await deep(depth - 1);
+      };
+      sched.setTimeout(() => void deep(500), 1);
+      sched.setTimeout(() => log.push(`next@${sched.now()}`), 1);
+      await sched.runUntilIdleAsync();
+      expect(log).toEqual(['deep done@1', 'next@1']);
+    }
   });
 
   it('replays an async script identically', async () => {
