@@ -10,8 +10,8 @@ const MAX_ECHOED_BYTES = 128;
 const DEFAULT_USER: Buffer = Buffer.from('default');
 const WRONGPASS = 'WRONGPASS invalid username-password pair or user is disabled.';
 const BAD_CLIENT_NAME = 'ERR Client names cannot contain spaces, newlines or special characters.';
-const INT32_MAX = 2 ** 31 - 1;
-const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2n ** 31n - 1n;
+const INT32_MIN = -(2n ** 31n);
 
 const CLIENT_HELP = [
   'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
@@ -109,7 +109,12 @@ export const CONNECTION_COMMANDS: CommandHandlers = {
 
   select(session, args) {
     const index = parseInt64(args[1]!);
-    if (index === undefined || index > INT32_MAX || index < INT32_MIN) throw notAnIntegerError();
+    if (index === undefined) throw notAnIntegerError();
+    if (index > INT32_MAX || index < INT32_MIN) {
+      throw new RespCommandError(
+        `ERR value is out of range, value must between ${INT32_MIN} and ${INT32_MAX}`,
+      );
+    }
     if (index !== 0n) throw new RespCommandError('ERR DB index is out of range');
     session.writer.ok();
   },

@@ -11,6 +11,13 @@ export function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** No complete reply arrived in time. */
+export class ReplyDeadlineError extends Error {
+  constructor(deadlineMs: number) {
+    super(`no complete reply within ${deadlineMs} ms`);
+  }
+}
+
 /**
  * A bare TCP client that sends raw bytes and decodes replies one at a time, so tests
  * see exactly what the server wrote (ioredis would hide the bytes).
@@ -58,8 +65,13 @@ export class RawRespClient {
     return this.nextReply();
   }
 
-  /** The next reply; rejects if the connection closes first. */
-  async nextReply(): Promise<Reply> {
+  /**
+   * The next reply; rejects if the connection closes first, or if no complete reply
+   * arrives within `deadlineMs` (so a silent server fails the test with context
+   * instead of hanging it).
+   */
+  async nextReply(deadlineMs = 10_000): Promise<Reply> {
+    const deadline = Date.now() + deadlineMs;
     for (;;) {
       const decoded = readReply(this.received, this.offset);
       if (decoded !== undefined) {
@@ -67,7 +79,9 @@ export class RawRespClient {
         return decoded.reply;
       }
       if (this.ended) throw new Error('connection closed before a complete reply');
-      await this.waitForData();
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new ReplyDeadlineError(deadlineMs);
+      await this.waitForData(remaining);
     }
   }
 
@@ -81,9 +95,13 @@ export class RawRespClient {
     this.socket.destroy();
   }
 
-  private waitForData(): Promise<void> {
+  private waitForData(timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
-      this.waiter = resolve;
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.wake(), timeoutMs);
+      this.waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
   }
 
