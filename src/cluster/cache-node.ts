@@ -471,14 +471,13 @@ export class CacheNode implements ShoalCache {
     return 'none';
   }
 
-  /** Whether every partition this node owns is in sync (nothing left to hand off). */
+  /**
+   * Whether every partition this node owns is in sync: nothing left to pull, and every
+   * backup of its primary partitions in the replication stream.
+   */
   isSettled(): boolean {
-    const counts = this.states.countModes();
     return (
-      this.placement !== undefined &&
-      counts.primarySyncing === 0 &&
-      counts.backupSyncing === 0 &&
-      this.handoff.stats().partitionsPending === 0
+      this.placement !== undefined && this.handoff.pendingCount() === 0 && this.attention.size === 0
     );
   }
 
@@ -1206,7 +1205,7 @@ export class CacheNode implements ShoalCache {
           }
         }
         if (resync.length > 0) this.handoff.resyncBackup(resync);
-        else this.handoff.nudge();
+        this.handoff.nudge(from);
         return;
       }
       case 'adopt': {

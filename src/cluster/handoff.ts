@@ -10,6 +10,12 @@ import type { PartitionStates } from './partition-states.js';
 import type { Placement } from './placement.js';
 import { fromBytes, type StoredValue } from './value-codec.js';
 
+/**
+ * A backup whose primary refused partitions (not active yet) asks again after this many
+ * retry delays, unless the primary asks for it first.
+ */
+const PRIMARY_WAIT_FACTOR = 10;
+
 /** Limits and timing of the pulling side of handoff. */
 export interface HandoffOptions {
   /** Most partitions one session covers (writes to them wait until it completes). */
@@ -113,6 +119,8 @@ export class Handoff {
   private readonly backupPending = new Set<number>();
   private readonly sessionOf: (PullSession | undefined)[] = new Array(PARTITION_COUNT);
   private readonly sessions = new Set<PullSession>();
+  /** Primaries that refused some partitions (not active yet): asked again only after this. */
+  private readonly primaryNotBeforeMs = new Map<NodeId, number>();
   private probing = false;
   private planTimer: TimerHandle | undefined;
   private planAtMs = Number.POSITIVE_INFINITY;
@@ -154,6 +162,7 @@ export class Handoff {
     }
     this.primaryPending.clear();
     this.backupPending.clear();
+    this.primaryNotBeforeMs.clear();
     for (const p of primaryPartitions) this.primaryPending.add(p);
     for (const p of backupPartitions) this.backupPending.add(p);
     this.schedule(0);
@@ -186,9 +195,19 @@ export class Handoff {
     this.backupPending.delete(partition);
   }
 
-  /** Asks for a planning round soon (a primary became active, a peer came back). */
-  nudge(): void {
+  /**
+   * Asks for a planning round soon (a primary became active, a peer came back). With
+   * `primary`, that primary's partitions are asked for again at once: it just said it
+   * wants this node in its stream.
+   */
+  nudge(primary?: NodeId): void {
+    if (primary !== undefined) this.primaryNotBeforeMs.delete(primary);
     if (this.primaryPending.size + this.backupPending.size > 0) this.schedule(0);
+  }
+
+  /** Partitions still to pull, as primary or backup. */
+  pendingCount(): number {
+    return this.primaryPending.size + this.backupPending.size;
   }
 
   /**
@@ -273,10 +292,17 @@ export class Handoff {
   }
 
   private planBackups(placement: Placement): void {
+    const now = this.scheduler.now();
     const byPrimary = new Map<NodeId, number[]>();
+    let wakeAtMs = Number.POSITIVE_INFINITY;
     for (const p of this.backupPending) {
       if (this.sessionOf[p] !== undefined) continue;
       const primary = placement.primaryOf(p);
+      const notBefore = this.primaryNotBeforeMs.get(primary);
+      if (notBefore !== undefined && notBefore > now) {
+        wakeAtMs = Math.min(wakeAtMs, notBefore);
+        continue;
+      }
       let list = byPrimary.get(primary);
       if (list === undefined) {
         list = [];
@@ -291,6 +317,7 @@ export class Handoff {
         this.startSession(placement.epoch, primary, true, chunk);
       }
     }
+    if (wakeAtMs !== Number.POSITIVE_INFINITY) this.schedule(wakeAtMs - now);
   }
 
   private async probeAndPull(placement: Placement, partitions: number[]): Promise<void> {
@@ -417,6 +444,13 @@ export class Handoff {
       if (refused.length > 0) {
         for (const p of refused) this.sessionOf[p] = undefined;
         session.partitions = session.partitions.filter((p) => acceptedSet.has(p));
+        if (session.backup) {
+          // The primary is not active for these yet; it asks for them (needsync) once it is.
+          this.primaryNotBeforeMs.set(
+            session.source,
+            this.scheduler.now() + this.options.retryDelayMs * PRIMARY_WAIT_FACTOR,
+          );
+        }
         this.scheduleRetry();
       }
       if (session.partitions.length === 0) {

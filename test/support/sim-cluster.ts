@@ -48,12 +48,13 @@ export class SimCluster {
   }
 
   /** Starts (or restarts after a crash) node `id`; it knows the latest view if it is a member. */
-  start(id: NodeId): CacheNode {
+  start(id: NodeId, overrides: Partial<CacheNodeOptions> = {}): CacheNode {
     const status = this.net.status(id);
     const transport = status === 'crashed' ? this.net.restart(id) : this.net.createTransport(id);
     const viewSource = new ManualViewSource();
     const node = new CacheNode({
       ...this.options.node,
+      ...overrides,
       transport,
       viewSource,
       scheduler: transport.scheduler,
@@ -128,7 +129,7 @@ export class SimCluster {
     for (const id of this.members) {
       const node = this.nodes.get(id);
       if (node === undefined) continue;
-      if (node.stats().viewEpoch !== this.epoch || !node.isSettled()) return false;
+      if (node.view()?.epoch !== this.epoch || !node.isSettled()) return false;
     }
     return true;
   }
