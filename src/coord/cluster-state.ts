@@ -32,8 +32,14 @@ export interface View {
 /** What applying one entry did, reported to whoever proposed it. */
 export type ApplyResult =
   | { readonly type: 'genesis' }
-  | { readonly type: 'join'; readonly changed: boolean; readonly refused: boolean }
-  | { readonly type: 'leave'; readonly removed: boolean }
+  | {
+      readonly type: 'join';
+      readonly changed: boolean;
+      readonly refused: boolean;
+      /** The view after this entry, when it changed. */
+      readonly view?: View;
+    }
+  | { readonly type: 'leave'; readonly removed: boolean; readonly view?: View }
   | { readonly type: 'configSet'; readonly ok: true; readonly version: number }
   | {
       readonly type: 'configSet';
@@ -173,7 +179,7 @@ export class ClusterState {
           sessionId: data.sessionId,
         });
         this.bumpView();
-        return { type: 'join', changed: true, refused: false };
+        return { type: 'join', changed: true, refused: false, view: this.view() };
       }
       case 'leave': {
         const current = this.members.get(data.id);
@@ -182,7 +188,7 @@ export class ClusterState {
         }
         this.members.delete(data.id);
         this.bumpView();
-        return { type: 'leave', removed: true };
+        return { type: 'leave', removed: true, view: this.view() };
       }
       case 'configSet': {
         const current = this.config.get(data.key);

@@ -372,6 +372,14 @@ export class CoordinatorCore {
     return false;
   }
 
+  /**
+   * Gives up leadership (before a clean shutdown): followers see our looking vote and
+   * elect a successor at once instead of waiting for pings to stop.
+   */
+  stepDown(): void {
+    if (this.role === 'leading') this.startLooking();
+  }
+
   /** Whether `ready()` has anything to hand out. */
   hasReady(): boolean {
     return (
@@ -396,9 +404,15 @@ export class CoordinatorCore {
     const meta: PersistedMeta | undefined = this.metaDirty
       ? { acceptedEpoch: this.acceptedEpoch, currentEpoch: this.currentEpoch }
       : undefined;
+    const writesLog =
+      this.pendingEntries.length > 0 ||
+      this.pendingTruncate !== undefined ||
+      this.pendingSnapshot !== undefined;
+    // A token vouches only for what its own Ready writes: a Ready without log writes
+    // may be advanced before an earlier one's writes are done.
     const token: PersistToken = {
       generation: this.generation,
-      lastZxid: this.log.lastZxid(),
+      lastZxid: writesLog ? this.log.lastZxid() : undefined,
       meta,
       snapshotZxid: this.pendingSnapshot?.zxid,
     };
@@ -428,13 +442,14 @@ export class CoordinatorCore {
   }
 
   /**
-   * Reports that everything `ready` asked to persist is durable. Must be called for
-   * every Ready that had writes, in the order they were handed out (without storage,
-   * right away).
+   * Reports that everything `ready` asked to persist is durable. Readies with writes
+   * must be advanced in the order they were handed out (writes complete in order);
+   * a Ready without writes may be advanced at once. Without storage, advance every
+   * Ready right away.
    */
   advance(ready: Ready): void {
     const token = ready.token;
-    if (token.generation === this.generation) {
+    if (token.lastZxid !== undefined && token.generation === this.generation) {
       this.persistedLastZxid = Math.max(this.persistedLastZxid, token.lastZxid);
     }
     if (token.meta !== undefined) this.persistedMeta = token.meta;
@@ -707,9 +722,14 @@ export class CoordinatorCore {
         return;
       }
       if (m.state === 'looking') {
-        // Our leader started a newer round: it gave up, so stop waiting for its pings.
-        // (An older round's vote is one it sent before it became leader.)
-        if (this.follow?.leader === from && m.round > this.election.round) {
+        // Our leader is looking again: it gave up, so stop waiting for it. Links are
+        // FIFO, so once it has answered as leader a looking vote is newer than that;
+        // before, only a newer round proves it is not a vote from before it led.
+        const follow = this.follow;
+        if (
+          follow?.leader === from &&
+          (follow.phase !== 'connect' || m.round > this.election.round)
+        ) {
           this.loseLeader();
           this.onVote(from, m);
           return;
@@ -1244,9 +1264,12 @@ export class CoordinatorCore {
           mode = 'trunc';
         }
       }
+      // A long diff goes as a snapshot, unless our snapshot (taken at our commit point)
+      // is older than what the peer already applied: its state must never go back.
+      const snapshotIsOlder = this.committedZxid < peer.info.committedZxid;
       if (
         start !== undefined &&
-        this.log.countBetween(start, upTo) <= this.limits.maxSyncDiffEntries
+        (snapshotIsOlder || this.log.countBetween(start, upTo) <= this.limits.maxSyncDiffEntries)
       ) {
         return {
           mode,

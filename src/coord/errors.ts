@@ -79,3 +79,20 @@ export class CoordStoppedError extends ShoalError {
     super('ERR_COORD_STOPPED', 'the coordinator is stopped');
   }
 }
+
+/**
+ * The connection to the leader dropped after the proposal was sent: it may or may not
+ * commit. Read the state before retrying a non-idempotent change.
+ */
+export class CoordOutcomeUnknownError extends ShoalError {
+  constructor(message: string) {
+    super('ERR_COORD_OUTCOME_UNKNOWN', message);
+  }
+}
+
+/** The config already holds its maximum number of keys; a new key committed as a refused no-op. */
+export class ConfigFullError extends ShoalError {
+  constructor(key: string) {
+    super('ERR_COORD_CONFIG_FULL', `config is full: key "${key}" was not added`);
+  }
+}

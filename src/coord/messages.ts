@@ -11,8 +11,12 @@ import { isZxid, MAX_EPOCH } from './zxid.js';
  * so every message survives msgpackr unchanged.
  */
 
-/** Most entries one message may carry; bigger catch-ups go as a snapshot. */
-export const MAX_ENTRIES_PER_MESSAGE = 10_000;
+/**
+ * Most entries one message may carry. A diff is bounded by the retained log plus the
+ * leader's uncommitted proposals (`maxPendingProposals`); bigger catch-ups go as a
+ * snapshot.
+ */
+export const MAX_ENTRIES_PER_MESSAGE = 100_000;
 
 /** Where a voter stands, as announced in election notifications. */
 export type VoterState = 'looking' | 'following' | 'leading';

@@ -26,7 +26,8 @@ export type CoordRole = 'leader' | 'follower' | 'learner' | 'looking';
  */
 export interface PersistToken {
   readonly generation: number;
-  readonly lastZxid: number;
+  /** The log's last zxid once this Ready's log writes are done; undefined without log writes. */
+  readonly lastZxid: number | undefined;
   readonly meta: PersistedMeta | undefined;
   readonly snapshotZxid: number | undefined;
 }
@@ -38,9 +39,10 @@ export interface PersistToken {
  * 2. persists, in this order: `truncateAfter`, `snapshot`, `entriesToPersist`,
  *    `metaToPersist` (entries before meta: a node must never claim an epoch whose
  *    history it has not stored);
- * 3. calls `advance(ready)` when those writes are durable (at once without storage),
- *    in the order the Readies were taken. Acknowledgements that promise durability
- *    are produced only then, and come out in a later Ready;
+ * 3. calls `advance(ready)` when those writes are durable (at once without storage
+ *    or when the Ready has no writes); Readies with writes complete in the order
+ *    they were taken. Acknowledgements that promise durability are produced only
+ *    then, and come out in a later Ready;
  * 4. reports `committed` (already applied to the core's state) to its listeners.
  */
 export interface Ready {

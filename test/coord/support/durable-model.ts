@@ -1,4 +1,3 @@
-import type { LogEntry } from '../../../src/coord/entries.js';
 import type { Ready } from '../../../src/coord/ready.js';
 import type {
   PersistedEntry,
@@ -9,8 +8,9 @@ import type {
 
 /**
  * A synchronous model of a node's disk for core-level tests: applies a Ready's writes
- * in the documented order and hands back what a restart would load. Writes are
- * structurally cloned, as a real disk would not share objects with the process.
+ * in the documented order and hands back what a restart would load. It keeps the
+ * objects it is given (the core never mutates an entry or a snapshot it handed out)
+ * and hands back a structured clone, as a real disk would not share objects.
  */
 export class DurableModel {
   private meta: PersistedMeta | undefined;
@@ -23,7 +23,7 @@ export class DurableModel {
       this.entries = this.entries.filter((e) => e.zxid <= keep);
     }
     if (ready.snapshot !== undefined) {
-      const snapshot = structuredClone(ready.snapshot);
+      const snapshot = ready.snapshot;
       if (this.snapshot !== undefined && snapshot.zxid < this.snapshot.zxid) {
         throw new Error('snapshot moved backwards');
       }
@@ -33,7 +33,7 @@ export class DurableModel {
     for (const entry of ready.entriesToPersist) {
       const last = this.entries.at(-1)?.zxid ?? this.snapshot?.zxid ?? 0;
       if (entry.zxid <= last) throw new Error(`append ${entry.zxid} after ${last}`);
-      this.entries.push(structuredClone(entry as LogEntry));
+      this.entries.push(entry);
     }
     if (ready.metaToPersist !== undefined) this.meta = { ...ready.metaToPersist };
   }
