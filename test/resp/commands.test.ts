@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.js';
 import { type MemoryServer, startMemoryServer } from './support/memory-server.js';
@@ -18,7 +18,7 @@ function advance(ms: number): void {
   wallClock.advance(ms);
 }
 
-function connect(options: ConstructorParameters<typeof Redis>[0] & object = {}): Redis {
+function connect(options: RedisOptions = {}): Redis {
   const client = new Redis({
     host: '127.0.0.1',
     port: memory.port,
@@ -304,8 +304,8 @@ describe('RESP commands over the memory backend, through ioredis', () => {
   });
 
   it('answers COMMAND, COMMAND COUNT, COMMAND INFO and COMMAND DOCS', async () => {
-    const count = (await redis.command('COUNT')) as number;
-    const all = (await redis.command()) as unknown[][];
+    const count = (await redis.call('COMMAND', 'COUNT')) as number;
+    const all = (await redis.call('COMMAND')) as unknown[][];
     expect(all).toHaveLength(count);
     const [get, nothing] = (await redis.command('INFO', 'get', 'nosuch')) as [unknown[], null];
     expect(get.slice(0, 6)).toEqual(['get', 2, ['readonly', 'fast'], 1, 1, 1]);
