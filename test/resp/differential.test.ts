@@ -258,15 +258,8 @@ let redisServer: RedisProcess | undefined;
 let shoal: MemoryServer | undefined;
 const clients: RawRespClient[] = [];
 
-beforeEach(async () => {
-  redisServer = await startRedisServer();
-  shoal = await startMemoryServer({ mode: 'proxy', allowFlush: true });
-});
-
-afterEach(async () => {
+afterEach(() => {
   for (const client of clients.splice(0)) client.close();
-  await shoal?.server.close();
-  await redisServer?.stop();
 });
 
 async function connectBoth(): Promise<[RawRespClient, RawRespClient]> {
@@ -279,6 +272,17 @@ async function connectBoth(): Promise<[RawRespClient, RawRespClient]> {
 }
 
 describe('shoal RESP vs redis-server', () => {
+  beforeEach(async () => {
+    redisServer = await startRedisServer();
+    shoal = await startMemoryServer({ mode: 'proxy', allowFlush: true });
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await shoal?.server.close();
+    await redisServer?.stop();
+  });
+
   it('gives identical replies to random command sequences, in RESP2 and RESP3', async () => {
     const [reference, subject] = await connectBoth();
     await fc.assert(
@@ -359,6 +363,43 @@ describe('shoal RESP vs redis-server', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('CLUSTER KEYSLOT vs redis-server in cluster mode', () => {
+  it('maps any key bytes to the slot Redis Cluster computes', async () => {
+    const cluster = await startRedisServer(['--cluster-enabled', 'yes']);
+    const shoalNode = await startMemoryServer();
+    try {
+      const reference = await RawRespClient.connect(cluster.port);
+      const subject = await RawRespClient.connect(shoalNode.port);
+      clients.push(reference, subject);
+      const keyBytes = fc.oneof(
+        fc.uint8Array({ maxLength: 24 }).map((bytes) => Buffer.from(bytes)),
+        fc.string({ unit: 'grapheme', maxLength: 12 }).map((text) => Buffer.from(text)),
+        fc
+          .tuple(
+            fc.string({ maxLength: 4 }),
+            fc.string({ maxLength: 4 }),
+            fc.string({ maxLength: 4 }),
+          )
+          .map(([a, b, c]) => Buffer.from(`${a}{${b}}${c}`)),
+      );
+      await fc.assert(
+        fc.asyncProperty(keyBytes, async (key) => {
+          const expected = await reference.call(['CLUSTER', 'KEYSLOT', key]);
+          const actual = await subject.call(['CLUSTER', 'KEYSLOT', key]);
+          expect({ key: key.toString('hex'), actual }).toEqual({
+            key: key.toString('hex'),
+            actual: expected,
+          });
+        }),
+        { numRuns: 400 },
+      );
+    } finally {
+      await shoalNode.server.close();
+      await cluster.stop();
+    }
   });
 });
 
