@@ -8,7 +8,6 @@ import type { Scheduler, TimerHandle } from '../util/scheduler.js';
 import { BackupStreams } from './backup-streams.js';
 import type {
   MsetOptions,
-  ReadFrom,
   ReadOptions,
   SetOptions,
   ShoalCache,
@@ -23,7 +22,6 @@ import {
   NoQuorumError,
   NotPrimaryError,
   NoViewError,
-  OutcomeUnknownError,
   OverloadedError,
   PartitionSyncingError,
   ReplicaNotSyncedError,
@@ -64,9 +62,17 @@ import {
   PartitionStates,
 } from './partition-states.js';
 import { Placement } from './placement.js';
-import { errorFromReply, isRetryableCode } from './remote-errors.js';
+import { isRetryableCode } from './remote-errors.js';
+import {
+  checkSetOptions,
+  decodeOpReply,
+  encodeResult,
+  isAnyRead,
+  lostReply,
+  readFromAny,
+} from './remote-ops.js';
 import { SyncSource } from './sync-source.js';
-import { encodeValue, fromBytes, readValue, type StoredValue } from './value-codec.js';
+import { encodeValue, readValue, type StoredValue } from './value-codec.js';
 import type { ClusterView, ViewSource } from './view-source.js';
 import { type ReplicaAnswer, type ReplicationTarget, WritePipeline } from './write-pipeline.js';
 
@@ -1327,87 +1333,4 @@ export class CacheNode implements ShoalCache {
       this.transport.send(backup, CACHE_CHANNEL, { t: 'drop', e: placement.epoch, items });
     }
   }
-}
-
-function readFromAny(options: ReadOptions | undefined): boolean {
-  if (options === undefined) return false;
-  const readFrom: ReadFrom | undefined = options.readFrom;
-  if (readFrom === undefined || readFrom === 'primary') return false;
-  if (readFrom === 'any') return true;
-  throw new InvalidArgumentError(`readFrom must be 'primary' or 'any', got ${String(readFrom)}`);
-}
-
-function isAnyRead(op: KeyOp): op is ReadOp {
-  return isRead(op) && op.any;
-}
-
-/** Validates `set` options; returns them normalised. */
-export function checkSetOptions(options: SetOptions): {
-  ttlMs: number | undefined;
-  nx: boolean;
-  xx: boolean;
-} {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('set options must be an object');
-  }
-  const { ttlMs, nx = false, xx = false } = options;
-  if (ttlMs !== undefined) checkTtl(ttlMs);
-  if (typeof nx !== 'boolean' || typeof xx !== 'boolean') {
-    throw new InvalidArgumentError('nx and xx must be booleans');
-  }
-  if (nx && xx) throw new InvalidArgumentError('nx and xx cannot both be set');
-  return { ttlMs, nx, xx };
-}
-
-/** The wire form of an operation's result. */
-export function encodeResult(result: OpResult): Uint8Array | boolean | number | null {
-  if (result === undefined) return null;
-  if (typeof result === 'boolean' || typeof result === 'number') return result;
-  return result.bytes;
-}
-
-/**
- * Turns a reply into the operation's result, or throws the typed error it carries.
- * `get` results arrive as encoded bytes and are wrapped, not decoded, here.
- */
-export function decodeOpReply(
-  reply: unknown,
-  op: KeyOp,
-  peer: NodeId,
-  partition: number,
-): OpResult {
-  if (isErrorReply(reply)) {
-    throw errorFromReply(reply, { peer, partition, operation: op.kind, key: op.key });
-  }
-  const body = reply as { ok?: unknown; r?: unknown } | undefined;
-  if (body === undefined || body === null || body.ok !== true) {
-    throw new OutcomeUnknownError(op.kind, op.key);
-  }
-  const result = body.r;
-  switch (op.kind) {
-    case 'get':
-      if (result === null || result === undefined) return undefined;
-      if (result instanceof Uint8Array) return fromBytes(result);
-      break;
-    case 'ttl':
-    case 'incr':
-      if (typeof result === 'number') return result;
-      break;
-    default:
-      if (typeof result === 'boolean') return result;
-  }
-  throw new OutcomeUnknownError(op.kind, op.key);
-}
-
-/**
- * What a lost reply means for the caller: a request that certainly never left is
- * passed on as is (retryable); otherwise reads fail with the transport's error (they
- * may be retried) and writes with `OutcomeUnknownError`: shoal never re-sends a write
- * whose fate it does not know.
- */
-export function lostReply(error: unknown, op: KeyOp): unknown {
-  if (error instanceof PeerUnavailableError && !error.sent) return error;
-  if (isIdempotent(op)) return error;
-  if (error instanceof ShoalError && error.code === 'ERR_TOO_MANY_PENDING') return error;
-  return new OutcomeUnknownError(op.kind, op.key, { cause: error });
 }
