@@ -104,7 +104,8 @@ describe('ShoalClient over SimNetwork', () => {
     const entries = Array.from({ length: 200 }, (_, i) => [`b:${i}`, i] as const);
     await cluster.run(client.mset(entries));
     expect(transport.counts.get('ops')).toBeLessThanOrEqual(3);
-    const values = await cluster.run(client.mget(entries.map(([key]) => key).concat('missing')));
+    const keys: string[] = [...entries.map(([key]) => key), 'missing'];
+    const values = await cluster.run(client.mget(keys));
     expect(values).toEqual([...entries.map(([, value]) => value), undefined]);
     expect(transport.counts.get('ops')).toBeLessThanOrEqual(6);
     expect(transport.counts.get('op') ?? 0).toBe(0);
