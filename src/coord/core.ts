@@ -199,6 +199,10 @@ export class CoordinatorCore {
 
   private tickNow = 0;
   private role: InternalRole = 'looking';
+  /** Set by `retire()`: the node ignores every input. */
+  private retired = false;
+  /** Voters that said they are leaving; their (stale) votes are ignored until they speak again. */
+  private readonly departed = new Set<NodeId>();
   private acceptedEpoch = 0;
   private currentEpoch = 0;
   /** Who we accepted `acceptedEpoch` from, while we remember (not persisted). */
@@ -288,15 +292,21 @@ export class CoordinatorCore {
 
   /** Delivers a message from `from`; malformed messages are dropped. */
   step(from: NodeId, raw: unknown): void {
-    if (from === this.id) return;
+    if (from === this.id || this.retired) return;
     const message = parseCoordMessage(raw);
     if (message === undefined) return;
+    if (message.t === 'leaving') {
+      this.onLeaving(from);
+      return;
+    }
+    this.departed.delete(from);
     if (this.lead !== undefined) this.lead.lastHeard.set(from, this.tickNow);
     this.dispatch(from, message);
   }
 
   /** One logical tick of time. */
   tick(): void {
+    if (this.retired) return;
     this.tickNow += 1;
     switch (this.role) {
       case 'looking':
@@ -373,11 +383,21 @@ export class CoordinatorCore {
   }
 
   /**
-   * Gives up leadership (before a clean shutdown): followers see our looking vote and
-   * elect a successor at once instead of waiting for pings to stop.
+   * Takes this node out of the protocol before a clean shutdown: every voter and
+   * every peer it leads is told, so followers elect a successor at once (without
+   * waiting for pings to stop) and nobody keeps voting for it. The core is inert
+   * afterwards.
    */
-  stepDown(): void {
-    if (this.role === 'leading') this.startLooking();
+  retire(): void {
+    if (this.retired) return;
+    const targets = new Set<NodeId>(this.voters.ids);
+    for (const peer of this.lead?.peers.keys() ?? []) targets.add(peer);
+    targets.delete(this.id);
+    for (const to of targets) this.send(to, { t: 'leaving' });
+    this.retired = true;
+    this.role = 'looking';
+    this.lead = undefined;
+    this.follow = undefined;
   }
 
   /** Whether `ready()` has anything to hand out. */
@@ -738,6 +758,7 @@ export class CoordinatorCore {
       }
       return;
     }
+    if (this.departed.has(m.leader)) return;
     if (m.state === 'looking') {
       const result = this.election.receive(
         from,
@@ -762,6 +783,16 @@ export class CoordinatorCore {
    * in flight would otherwise send us after a candidate that is about to follow
    * someone else.
    */
+  private onLeaving(from: NodeId): void {
+    this.departed.add(from);
+    this.lead?.peers.delete(from);
+    if (this.follow?.leader === from) {
+      this.loseLeader();
+    } else if (this.role === 'looking' && this.election.forget(from, this.ownVote())) {
+      this.broadcastVote();
+    }
+  }
+
   private checkDecided(finalizing = false): void {
     const leader = this.election.decided();
     if (leader === undefined) {

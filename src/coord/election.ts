@@ -65,7 +65,8 @@ export class LeaderElection {
 
   /**
    * Takes a looking voter's notification. Returns whether our vote changed (and so
-   * must be announced), and whether the sender is behind and should hear ours.
+   * must be announced to everyone), and whether the sender is behind (an older round,
+   * or a worse vote) and should hear ours.
    */
   receive(
     from: NodeId,
@@ -85,7 +86,22 @@ export class LeaderElection {
       changed = true;
     }
     this.received.set(from, vote);
-    return { changed, senderBehind: false };
+    // A sender voting for someone worse than our choice has not heard it yet: answer
+    // at once rather than let it wait for our next retransmission.
+    return { changed, senderBehind: !sameVote(vote, this.voteValue) && !changed };
+  }
+
+  /**
+   * Forgets a voter that is shutting down: its vote, and any vote for it (ours falls
+   * back to `own`). Returns whether our vote changed.
+   */
+  forget(id: NodeId, own: Vote): boolean {
+    this.received.delete(id);
+    for (const [voter, vote] of this.received) if (vote.leader === id) this.received.delete(voter);
+    if (this.voteValue.leader !== id) return false;
+    this.voteValue = own;
+    this.received.set(this.self, own);
+    return true;
   }
 
   /** Whether every voter's vote in this round is ours (nothing better can still arrive). */

@@ -182,6 +182,11 @@ export interface LeaveMessage {
   readonly sessionId: number;
 }
 
+/** The sender is shutting down: stop following it and drop its vote. */
+export interface LeavingMessage {
+  readonly t: 'leaving';
+}
+
 /** Every coordinator message. */
 export type CoordMessage =
   | VoteMessage
@@ -200,7 +205,8 @@ export type CoordMessage =
   | InformMessage
   | PingMessage
   | PongMessage
-  | LeaveMessage;
+  | LeaveMessage
+  | LeavingMessage;
 
 function isEpoch(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_EPOCH;
@@ -257,6 +263,8 @@ export function parseCoordMessage(raw: unknown): CoordMessage | undefined {
       };
     case 'findLeader':
       return { t: 'findLeader' };
+    case 'leaving':
+      return { t: 'leaving' };
     case 'leaderIs':
       return isNodeId(m.leader) && isEpoch(m.epoch)
         ? { t: 'leaderIs', leader: m.leader, epoch: m.epoch }
