@@ -134,8 +134,9 @@ export interface CoordinatorStatus {
   readonly epoch: number;
   readonly acceptedEpoch: number;
   readonly currentEpoch: number;
-  readonly zxid: string;
-  readonly lastCommittedZxid: string;
+  /** Last zxid in this node's log (`formatZxid` prints it as epoch:counter). */
+  readonly zxid: number;
+  readonly lastCommittedZxid: number;
   readonly viewEpoch: number;
   readonly members: View['members'];
   readonly voters: readonly NodeId[];
@@ -221,6 +222,7 @@ export class Coordinator {
   private ticker: TimerHandle | undefined;
   private unwatchPeers: (() => void) | undefined;
   private flushing = false;
+  private started = false;
   private closed = false;
   private stopping: Promise<void> | undefined;
   private failure: ShoalError | undefined;
@@ -237,6 +239,8 @@ export class Coordinator {
   private watcherCount = 0;
   private lastViewEpoch: number;
   private readonly recentCommits: CommittedEntry[] = [];
+  /** The last committed zxid handed to listeners. */
+  private publishedZxid: number;
 
   private constructor(
     options: CoordinatorOptions,
@@ -268,6 +272,7 @@ export class Coordinator {
       limits: options.limits,
     });
     this.lastViewEpoch = this.core.clusterState.viewEpoch;
+    this.publishedZxid = this.core.lastCommittedZxid;
     for (const [key] of Object.entries(this.core.clusterState.configEntries())) {
       this.watchedVersions.set(key, this.core.clusterState.configVersion(key));
     }
@@ -341,7 +346,12 @@ export class Coordinator {
       this.flush();
       this.wakeWaiters();
     }, this.tickMs);
-    this.flush();
+    // Output starts on the next turn, so listeners registered right after `start()`
+    // resolves see every commit (a single voter commits without any message).
+    this.scheduler.setTimeout(() => {
+      this.started = true;
+      this.flush();
+    }, 0);
     this.logger.info('coordinator started', {
       id: this.id,
       voter: this.core.isVoter,
@@ -389,8 +399,8 @@ export class Coordinator {
       epoch: core.epoch,
       acceptedEpoch: core.acceptedEpoch,
       currentEpoch: core.currentEpoch,
-      zxid: formatZxid(core.lastZxid),
-      lastCommittedZxid: formatZxid(core.committedZxid),
+      zxid: core.lastZxid,
+      lastCommittedZxid: core.committedZxid,
       viewEpoch: core.viewEpoch,
       members: this.view().members,
       voters: this.voterIds,
@@ -498,7 +508,7 @@ export class Coordinator {
   // ------------------------------------------------------------------ the Ready loop
 
   private flush(): void {
-    if (this.flushing || this.closed) return;
+    if (this.flushing || this.closed || !this.started) return;
     this.flushing = true;
     try {
       while (!this.closed && this.core.hasReady()) {
@@ -546,7 +556,9 @@ export class Coordinator {
 
   /** Hands a Ready's commits and role changes to listeners and waiting proposals. */
   private publish(ready: Ready): void {
+    if (ready.stateReset && ready.snapshot !== undefined) this.publishedZxid = ready.snapshot.zxid;
     if (ready.committed.length > 0) {
+      this.publishedZxid = ready.committed[ready.committed.length - 1]!.zxid;
       for (const entry of ready.committed) {
         this.recentCommits.push(entry);
         this.settleCommit(entry);
@@ -656,7 +668,9 @@ export class Coordinator {
    */
   private settleDropped(snapshotZxid: number): void {
     if (this.pendingCommits.size === 0) return;
-    const committed = this.core.lastCommittedZxid;
+    // What was published, not the core's commit point: that may already be past
+    // entries of a Ready still to come.
+    const committed = this.publishedZxid;
     for (const [zxid, pending] of this.pendingCommits) {
       if (zxid > committed) continue;
       this.pendingCommits.delete(zxid);

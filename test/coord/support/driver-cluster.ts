@@ -174,10 +174,12 @@ export class DriverCluster {
   /** Runs for `ms` of simulated time, checking invariants after every event. */
   async runFor(ms: number): Promise<void> {
     const end = this.scheduler.now() + ms;
+    // An event at `end`, so the run reaches it even when nothing else is scheduled then.
+    this.scheduler.setTimeout(() => {}, ms);
     await this.scheduler.runUntilConditionAsync(() => {
       this.checkLeaders();
-      return this.scheduler.now() >= end || this.scheduler.nextEventTimeMs() === undefined;
-    }, end + 1);
+      return this.scheduler.now() >= end;
+    }, end);
   }
 
   /** Stops every running node (resuming paused ones first) and runs until all stopped. */

@@ -95,6 +95,11 @@ export class HistoryChecker {
     this.positions.set(node, position);
   }
 
+  /** Whether G holds a config set of `key` to `value`. */
+  containsConfigSet(key: string, value: unknown): boolean {
+    return this.dataAt.some((d) => d.type === 'configSet' && d.key === key && d.value === value);
+  }
+
   /** How far `node` has committed along G (-1: nothing). */
   position(node: string): number {
     return this.positions.get(node) ?? -1;
