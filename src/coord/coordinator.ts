@@ -773,9 +773,11 @@ export class Coordinator {
         let reply: unknown;
         try {
           const request: ForwardSetRequest = { t: 'forwardSet', command };
-          reply = await this.transport.request(leader, COORD_CHANNEL, request, {
-            timeoutMs: remaining,
-          });
+          reply = await this.whileLeaderIs(
+            leader,
+            this.transport.request(leader, COORD_CHANNEL, request, { timeoutMs: remaining }),
+            deadline,
+          );
         } catch (error) {
           if (!this.isRetryable(error)) throw this.translate(error, timeoutMs);
           await this.nextChange(deadline);
@@ -791,6 +793,38 @@ export class Coordinator {
       await this.nextChange(deadline);
     }
     throw new CoordNoQuorumError(`no leader with a quorum was reachable within ${timeoutMs} ms`);
+  }
+
+  /**
+   * Waits for `request` unless this node sees another leader first: a hung leader
+   * (SIGSTOP) keeps its connection open, so without this a forwarded proposal would
+   * wait for the whole timeout. The proposal may still be in the old leader's log (it
+   * can come back), so the outcome is unknown.
+   */
+  private async whileLeaderIs(
+    leader: NodeId,
+    request: Promise<Message>,
+    deadline: number,
+  ): Promise<Message> {
+    let settled = false;
+    const replaced = (async (): Promise<never> => {
+      while (!settled && !this.closed && this.scheduler.now() < deadline) {
+        const current = this.core.leaderId();
+        if (current !== undefined && current !== leader) {
+          throw new CoordOutcomeUnknownError(
+            `leader ${leader} was replaced by ${current} while it held the proposal`,
+          );
+        }
+        await this.nextChange(deadline);
+      }
+      return new Promise<never>(() => {});
+    })();
+    try {
+      return await Promise.race([request, replaced]);
+    } finally {
+      settled = true;
+      replaced.catch(() => {});
+    }
   }
 
   /** Errors that prove the proposal was not made, so trying again (elsewhere) is safe. */
