@@ -10,7 +10,13 @@ import {
   type OpResult,
   type ReadOp,
 } from '../cluster/key-ops.js';
-import { CACHE_CHANNEL, decodeView, encodeOp, isErrorReply } from '../cluster/messages.js';
+import {
+  CACHE_CHANNEL,
+  type DecodedView,
+  decodeView,
+  encodeOp,
+  isErrorReply,
+} from '../cluster/messages.js';
 import { Placement } from '../cluster/placement.js';
 import { isRetryableCode } from '../cluster/remote-errors.js';
 import { checkSetOptions, decodeOpReply, lostReply, readFromAny } from '../cluster/remote-ops.js';
@@ -299,11 +305,11 @@ export class ShoalClient implements ShoalCache {
   }
 
   /** Adopts `view` if it is newer than the one held. */
-  private adopt(view: ClusterView, replicationFactor: number): void {
+  private adopt({ view, replicationFactor, vnodes }: DecodedView): void {
     if (this.placement !== undefined && view.epoch <= this.placement.epoch) return;
     let next: Placement;
     try {
-      next = Placement.of(view, replicationFactor);
+      next = Placement.of(view, replicationFactor, vnodes);
     } catch (error) {
       this.options.logger.warn('ignoring a view that cannot be placed', {
         reason: error instanceof Error ? error.message : String(error),
@@ -343,8 +349,7 @@ export class ShoalClient implements ShoalCache {
           { timeoutMs: this.options.requestTimeoutMs },
         );
         if (isErrorReply(reply)) continue;
-        const { view, replicationFactor } = decodeView((reply as { view?: unknown }).view);
-        this.adopt(view, replicationFactor);
+        this.adopt(decodeView((reply as { view?: unknown }).view));
         return;
       } catch {
         // Try the next one.
@@ -411,8 +416,7 @@ export class ShoalClient implements ShoalCache {
   private adoptFrom(reply: unknown): void {
     if (!isErrorReply(reply) || reply.view === undefined) return;
     try {
-      const { view, replicationFactor } = decodeView(reply.view);
-      this.adopt(view, replicationFactor);
+      this.adopt(decodeView(reply.view));
     } catch {
       // A malformed view is ignored; the client asks for one.
     }

@@ -47,6 +47,7 @@ import {
   decodeMessage,
   decodeRequest,
   encodeOp,
+  encodePartitions,
   encodeView,
   errorReply,
   isErrorReply,
@@ -71,6 +72,7 @@ import {
   lostReply,
   readFromAny,
 } from './remote-ops.js';
+import { StreamKeeper } from './stream-keeper.js';
 import { SyncSource } from './sync-source.js';
 import { encodeValue, readValue, type StoredValue } from './value-codec.js';
 import type { ClusterView, ViewSource } from './view-source.js';
@@ -79,6 +81,8 @@ import { type ReplicaAnswer, type ReplicationTarget, WritePipeline } from './wri
 /** The config key that overrides the replication factor cluster-wide. */
 export const REPLICATION_FACTOR_CONFIG_KEY = 'replicationFactor';
 
+/** Resync requests to a missing backup repeat every this many maintenance periods. */
+const HINT_INTERVAL_FACTOR = 4;
 /** Most callers waiting for a view at once; more fail fast. */
 const MAX_VIEW_WAITERS = 100_000;
 /** Most removals queued for backups before they are flushed at once. */
@@ -180,11 +184,7 @@ export class CacheNode implements ShoalCache {
   private readonly maintenanceTimer: TimerHandle;
   private viewWaiters: ViewWaiter[] = [];
   private readonly activationWaiters = new Map<number, Set<ActivationWaiter>>();
-  /** Primary partitions whose backups or releases need attention. */
-  private readonly attention = new Set<number>();
-  private attentionTimer: TimerHandle | undefined;
-  private readonly hintedAtMs = new Map<NodeId, number>();
-  private readonly releasedEpoch = new Float64Array(PARTITION_COUNT).fill(-1);
+  private readonly keeper: StreamKeeper;
   private readonly releaseMask = new Uint8Array(PARTITION_COUNT);
   private releaseTimer: TimerHandle | undefined;
   private pendingDrops = new Map<NodeId, [string, number][]>();
@@ -222,7 +222,7 @@ export class CacheNode implements ShoalCache {
         streamOf: (p, backup) => this.streams.get(p, backup),
         replicate: (target, p, epoch, items) => this.replicate(target, p, epoch, items),
         backupDiverged: (p, backup) => this.backupDiverged(p, backup),
-        backupsMissing: (p) => this.needsAttention(p),
+        backupsMissing: (p) => this.keeper.mark(p),
       },
       this.store,
       this.states,
@@ -235,11 +235,29 @@ export class CacheNode implements ShoalCache {
         maxValueBytes: this.options.maxValueBytes,
       },
     );
+    this.keeper = new StreamKeeper(
+      {
+        nodeId: this.id,
+        placement: () => this.placement,
+        isActivePrimary: (p) => this.states.mode[p] === MODE_PRIMARY_ACTIVE,
+        streamOf: (p, backup) => this.streams.get(p, backup),
+        isServing: (p) => this.syncSource.isServing(p),
+        send: (peer, message) => {
+          this.transport.send(peer, CACHE_CHANNEL, message);
+        },
+      },
+      this.scheduler,
+      this.options.maintenanceIntervalMs * HINT_INTERVAL_FACTOR,
+    );
     this.syncSource = new SyncSource(this.store, {
       maxChunkEntries: this.options.syncChunkEntries,
       maxChunkBytes: this.options.syncChunkBytes,
       maxSessions: this.options.syncMaxSourceSessions,
       sessionIdleTimeoutMs: this.options.syncSessionIdleTimeoutMs,
+      onClose: (partitions) => {
+        for (const p of partitions)
+          if (this.states.mode[p] === MODE_PRIMARY_ACTIVE) this.keeper.mark(p);
+      },
     });
     this.handoff = new Handoff(
       {
@@ -397,7 +415,8 @@ export class CacheNode implements ShoalCache {
     this.stopped = true;
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     this.scheduler.clearTimeout(this.maintenanceTimer);
-    for (const timer of [this.attentionTimer, this.releaseTimer, this.dropTimer]) {
+    this.keeper.close();
+    for (const timer of [this.releaseTimer, this.dropTimer]) {
       if (timer !== undefined) this.scheduler.clearTimeout(timer);
     }
     const stopped = new StoppedError();
@@ -478,22 +497,27 @@ export class CacheNode implements ShoalCache {
   }
 
   /**
-   * Whether every partition this node owns is in sync: nothing left to pull, and every
-   * backup of its primary partitions in the replication stream.
+   * Whether every partition this node owns is in sync: nothing left to pull, every
+   * backup of its primary partitions in the replication stream, no write in flight.
    */
   isSettled(): boolean {
     return (
-      this.placement !== undefined && this.handoff.pendingCount() === 0 && this.attention.size === 0
+      this.placement !== undefined &&
+      this.handoff.pendingCount() === 0 &&
+      this.keeper.isIdle() &&
+      this.pipeline.pendingWrites() === 0
     );
   }
 
   /**
-   * The live entries of `partition` in this node's store, as `[key, encoded value,
-   * version]`, for convergence checks in tests and tools.
+   * The live entries of `partition` (or of every partition) in this node's store, as
+   * `[key, encoded value, version]`, for convergence checks in tests and tools.
    */
-  partitionContents(partition: number): [string, Uint8Array, number][] {
+  partitionContents(partition?: number): [string, Uint8Array, number][] {
     const contents: [string, Uint8Array, number][] = [];
-    for (const entry of this.store.entries((key) => partitionOf(key) === partition)) {
+    const filter =
+      partition === undefined ? undefined : (key: string) => partitionOf(key) === partition;
+    for (const entry of this.store.entries(filter)) {
       contents.push([entry.key, entry.value.bytes, entry.version]);
     }
     return contents;
@@ -789,6 +813,7 @@ export class CacheNode implements ShoalCache {
     const { mode, complete } = this.states;
     const primarySync: number[] = [];
     const backupSync: number[] = [];
+    const primaryActive: number[] = [];
     for (let p = 0; p < PARTITION_COUNT; p++) {
       const oldMode = mode[p]!;
       const keepsComplete = contiguous && oldMode !== MODE_NONE && complete[p] === 1;
@@ -800,7 +825,7 @@ export class CacheNode implements ShoalCache {
           if (oldMode === MODE_PRIMARY_ACTIVE) this.streams.retain(p, next.ownersOf(p));
           else this.streams.clear(p);
           mode[p] = MODE_PRIMARY_ACTIVE;
-          this.attention.add(p);
+          primaryActive.push(p);
         } else {
           this.streams.clear(p);
           mode[p] = MODE_PRIMARY_SYNCING;
@@ -832,7 +857,7 @@ export class CacheNode implements ShoalCache {
     for (const partition of [...this.activationWaiters.keys()])
       this.wakeActivationWaiters(partition);
     this.resolveViewWaiters();
-    this.scheduleAttention();
+    this.keeper.reset(primaryActive);
     this.logger.debug('view applied', {
       epoch: next.epoch,
       members: next.members.length,
@@ -921,78 +946,7 @@ export class CacheNode implements ShoalCache {
     if (this.streams.drop(partition, backup)) {
       this.syncSource.closeFor(backup, partition);
     }
-    this.needsAttention(partition);
-  }
-
-  private needsAttention(partition: number): void {
-    this.attention.add(partition);
-    this.scheduleAttention();
-  }
-
-  private scheduleAttention(): void {
-    if (this.attentionTimer !== undefined || this.stopped) return;
-    this.attentionTimer = this.scheduler.setTimeout(() => {
-      this.attentionTimer = undefined;
-      this.tendPrimaries();
-    }, 0);
-  }
-
-  /**
-   * For primary partitions that need it: asks backups that are not in the stream to
-   * resync (at most once per maintenance period per backup), and once every backup is
-   * in, tells the other members they may drop their old copies.
-   */
-  private tendPrimaries(): void {
-    const placement = this.placement;
-    if (placement === undefined || this.stopped) return;
-    const now = this.scheduler.now();
-    const hints = new Map<NodeId, number[]>();
-    const released: number[] = [];
-    for (const p of this.attention) {
-      if (this.states.mode[p] !== MODE_PRIMARY_ACTIVE) {
-        this.attention.delete(p);
-        continue;
-      }
-      const owners = placement.ownersOf(p);
-      let missing = false;
-      for (let rank = 1; rank < owners.length; rank++) {
-        const backup = owners[rank]!;
-        if (this.streams.get(p, backup) !== undefined) continue;
-        missing = true;
-        let list = hints.get(backup);
-        if (list === undefined) {
-          list = [];
-          hints.set(backup, list);
-        }
-        list.push(p);
-      }
-      if (missing) continue;
-      this.attention.delete(p);
-      if (this.releasedEpoch[p] !== placement.epoch) {
-        this.releasedEpoch[p] = placement.epoch;
-        released.push(p);
-      }
-    }
-    for (const [backup, partitions] of hints) {
-      const last = this.hintedAtMs.get(backup);
-      if (last !== undefined && now - last < this.options.maintenanceIntervalMs) continue;
-      this.hintedAtMs.set(backup, now);
-      this.transport.send(backup, CACHE_CHANNEL, {
-        t: 'needsync',
-        e: placement.epoch,
-        ps: partitions,
-      });
-    }
-    if (released.length > 0) {
-      for (const member of placement.members) {
-        if (member.id === this.id) continue;
-        this.transport.send(member.id, CACHE_CHANNEL, {
-          t: 'release',
-          e: placement.epoch,
-          ps: released,
-        });
-      }
-    }
+    this.keeper.mark(partition);
   }
 
   private primarySynced(partitions: readonly number[], source: NodeId | undefined): void {
@@ -1010,18 +964,17 @@ export class CacheNode implements ShoalCache {
         this.streams.set(p, source, adoptSid);
         adopted.push(p);
       }
-      this.attention.add(p);
+      this.keeper.mark(p);
       this.wakeActivationWaiters(p);
     }
     if (source !== undefined && adopted.length > 0) {
       this.transport.send(source, CACHE_CHANNEL, {
         t: 'adopt',
         e: placement.epoch,
-        ps: adopted,
+        ps: encodePartitions(adopted),
         sid: adoptSid,
       });
     }
-    this.scheduleAttention();
   }
 
   private backupSynced(partitions: readonly number[], sid: string): void {
@@ -1063,10 +1016,7 @@ export class CacheNode implements ShoalCache {
         if (placement === undefined) return errorReply(new NoViewError(this.id, 0));
         return {
           ok: true,
-          view: encodeView(
-            { epoch: placement.epoch, members: placement.members },
-            placement.replicationFactor,
-          ),
+          view: encodeView(placement),
         };
       }
       case 'repl':
@@ -1091,7 +1041,7 @@ export class CacheNode implements ShoalCache {
     const epoch = placement?.epoch ?? -1;
     const view =
       placement !== undefined && requestEpoch < epoch && error instanceof NotPrimaryError
-        ? encodeView({ epoch, members: placement.members }, placement.replicationFactor)
+        ? encodeView(placement)
         : undefined;
     return errorReply(error, epoch, view);
   }
@@ -1148,7 +1098,10 @@ export class CacheNode implements ShoalCache {
       await this.waitForEpoch(epoch, this.options.viewWaitMs);
     const current = this.placement?.epoch ?? -1;
     if (current !== epoch) return errorReply(new StaleViewError(epoch, current), current);
-    return { ok: true, complete: partitions.filter((p) => this.states.complete[p] === 1) };
+    return {
+      ok: true,
+      complete: encodePartitions(partitions.filter((p) => this.states.complete[p] === 1)),
+    };
   }
 
   private async onSyncOpen(
@@ -1185,8 +1138,13 @@ export class CacheNode implements ShoalCache {
       accepted = accepted.filter((p) => this.streams.get(p, from) === sid);
     }
     this.syncSource.open(sid, from, epoch, accepted, this.scheduler.now());
-    if (backup) for (const p of accepted) this.pipeline.kick(p);
-    return { ok: true, ps: accepted };
+    if (backup) {
+      for (const p of accepted) {
+        this.pipeline.kick(p);
+        this.keeper.mark(p);
+      }
+    }
+    return { ok: true, ps: encodePartitions(accepted) };
   }
 
   private onMessage(from: NodeId, message: unknown): void {
@@ -1278,8 +1236,7 @@ export class CacheNode implements ShoalCache {
 
   private onPeerDown(peer: NodeId): void {
     if (this.stopped) return;
-    for (const p of this.streams.dropPeer(peer)) this.attention.add(p);
-    this.scheduleAttention();
+    for (const p of this.streams.dropPeer(peer)) this.keeper.mark(p);
   }
 
   // ---- housekeeping ------------------------------------------------------------------
@@ -1289,7 +1246,7 @@ export class CacheNode implements ShoalCache {
     const placement = this.placement;
     if (placement !== undefined) this.syncSource.prune(placement.epoch, this.scheduler.now());
     if (this.options.sweepSamples > 0) this.store.sweepExpired(this.options.sweepSamples);
-    if (this.attention.size > 0) this.tendPrimaries();
+    this.keeper.tick();
   }
 
   /**

@@ -5,7 +5,7 @@ import type { Logger } from '../util/logger.js';
 import type { Scheduler, TimerHandle } from '../util/scheduler.js';
 import { ReplicaNotSyncedError, StaleViewError } from './errors.js';
 import { entrySize } from './key-ops.js';
-import { isErrorReply, type WireItem } from './messages.js';
+import { decodePartitions, encodePartitions, isErrorReply, type WireItem } from './messages.js';
 import type { PartitionStates } from './partition-states.js';
 import type { Placement } from './placement.js';
 import { fromBytes, type StoredValue } from './value-codec.js';
@@ -332,18 +332,15 @@ export class Handoff {
           try {
             const reply = await this.host.request(
               member.id,
-              { t: 'probe', e: epoch, ps: partitions },
+              { t: 'probe', e: epoch, ps: encodePartitions(partitions) },
               this.options.requestTimeoutMs,
             );
-            const list = (reply as { complete?: unknown } | undefined)?.complete;
-            if (isErrorReply(reply) || !Array.isArray(list)) {
+            const list = decodePartitions((reply as { complete?: unknown } | undefined)?.complete);
+            if (isErrorReply(reply) || list === undefined) {
               allAnswered = false;
               return;
             }
-            complete.set(
-              member.id,
-              new Set(list.filter((p): p is number => typeof p === 'number')),
-            );
+            complete.set(member.id, new Set(list));
           } catch {
             allAnswered = false;
           }
@@ -429,14 +426,14 @@ export class Handoff {
           t: 'sopen',
           e: session.epoch,
           sid: session.sid,
-          ps: session.partitions,
+          ps: encodePartitions(session.partitions),
           backup: session.backup,
         },
         this.options.requestTimeoutMs,
       );
       if (session.cancelled) return;
-      const accepted = (opened as { ps?: unknown } | undefined)?.ps;
-      if (isErrorReply(opened) || !Array.isArray(accepted)) {
+      const accepted = decodePartitions((opened as { ps?: unknown } | undefined)?.ps);
+      if (isErrorReply(opened) || accepted === undefined) {
         throw new Error(isErrorReply(opened) ? opened.c : 'malformed sopen reply');
       }
       const acceptedSet = new Set(accepted);

@@ -15,6 +15,7 @@ import {
   type KeyOp,
   type ReadKind,
 } from './key-ops.js';
+import type { Placement } from './placement.js';
 import { fromBytes } from './value-codec.js';
 import type { ClusterView, ViewMember } from './view-source.js';
 
@@ -54,6 +55,15 @@ export interface WireView {
   m: [string, string][];
   /** Replication factor in force for this view. */
   rf: number;
+  /** Virtual nodes per member on the ring. */
+  vn: number;
+}
+
+/** A decoded view with the placement parameters it was built with. */
+export interface DecodedView {
+  readonly view: ClusterView;
+  readonly replicationFactor: number;
+  readonly vnodes: number;
 }
 
 /** A replicated or handed-off entry: key, value bytes (null = delete), TTL ms (-1 none), version. */
@@ -111,11 +121,12 @@ export function encodeOp(op: KeyOp): WireOp {
   }
 }
 
-export function encodeView(view: ClusterView, replicationFactor: number): WireView {
+export function encodeView(placement: Placement): WireView {
   return {
-    e: view.epoch,
-    m: view.members.map((member) => [member.id, member.address]),
-    rf: replicationFactor,
+    e: placement.epoch,
+    m: placement.members.map((member) => [member.id, member.address]),
+    rf: placement.replicationFactor,
+    vn: placement.table.vnodes,
   };
 }
 
@@ -151,10 +162,43 @@ function sidOf(value: unknown): string {
 }
 
 function partitionsOf(value: unknown): number[] {
-  if (!Array.isArray(value) || value.length > PARTITION_COUNT) bad('partition list');
+  const partitions = decodePartitions(value);
+  if (partitions === undefined) bad('partition list');
+  return partitions;
+}
+
+/** Partition lists longer than this travel as a bitmap. */
+const PARTITION_LIST_MAX = 128;
+const PARTITION_BITMAP_BYTES = PARTITION_COUNT / 8;
+
+/**
+ * A set of partitions on the wire: a short list as numbers, a long one as a 2 KiB
+ * bitmap (a view change can move thousands of partitions at once).
+ */
+export function encodePartitions(partitions: readonly number[]): number[] | Uint8Array {
+  if (partitions.length <= PARTITION_LIST_MAX) return [...partitions];
+  const bitmap = new Uint8Array(PARTITION_BITMAP_BYTES);
+  for (const p of partitions) bitmap[p >>> 3]! |= 1 << (p & 7);
+  return bitmap;
+}
+
+/** Decodes {@link encodePartitions}' output; `undefined` when malformed. */
+export function decodePartitions(value: unknown): number[] | undefined {
+  if (value instanceof Uint8Array) {
+    if (value.byteLength !== PARTITION_BITMAP_BYTES) return undefined;
+    const partitions: number[] = [];
+    for (let byte = 0; byte < PARTITION_BITMAP_BYTES; byte++) {
+      const bits = value[byte]!;
+      if (bits === 0) continue;
+      for (let bit = 0; bit < 8; bit++)
+        if ((bits & (1 << bit)) !== 0) partitions.push(byte * 8 + bit);
+    }
+    return partitions;
+  }
+  if (!Array.isArray(value) || value.length > PARTITION_COUNT) return undefined;
   for (const p of value) {
     if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p >= PARTITION_COUNT) {
-      bad('partition');
+      return undefined;
     }
   }
   return value as number[];
@@ -305,7 +349,7 @@ export function decodeMessage(value: unknown): CacheMessage | undefined {
 }
 
 /** Decodes a view reply; throws `InvalidArgumentError` when malformed. */
-export function decodeView(value: unknown): { view: ClusterView; replicationFactor: number } {
+export function decodeView(value: unknown): DecodedView {
   if (!isRecord(value)) bad('view');
   const epoch = epochOf(value.e);
   const members = value.m;
@@ -322,7 +366,9 @@ export function decodeView(value: unknown): { view: ClusterView; replicationFact
   }
   const rf = value.rf;
   if (typeof rf !== 'number' || !Number.isInteger(rf) || rf < 1 || rf > 16) bad('rf');
-  return { view: { epoch, members: list }, replicationFactor: rf };
+  const vn = value.vn;
+  if (typeof vn !== 'number' || !Number.isInteger(vn) || vn < 1 || vn > 4096) bad('vnodes');
+  return { view: { epoch, members: list }, replicationFactor: rf, vnodes: vn };
 }
 
 /** Whether a reply body is an error reply (as built by {@link errorReply}). */

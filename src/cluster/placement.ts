@@ -2,6 +2,11 @@ import { PartitionTable } from '../ring/partition-table.js';
 import type { NodeId } from '../transport/transport.js';
 import type { ClusterView, ViewMember } from './view-source.js';
 
+/** Partition tables kept for reuse (each is about 16384 x RF x 2 bytes plus caches). */
+const MAX_CACHED_TABLES = 16;
+/** Recently built tables by member set and options, least recently used first. */
+const tableCache = new Map<string, PartitionTable>();
+
 /** How many owners (primary + backups) a partition has when nobody configured it. */
 export const DEFAULT_REPLICATION_FACTOR = 2;
 
@@ -25,13 +30,28 @@ export class Placement {
     this.addresses = new Map(view.members.map((member) => [member.id, member.address]));
   }
 
-  /** Builds the table for `view` (ring errors propagate for a malformed member list). */
+  /**
+   * Builds the table for `view` (ring errors propagate for a malformed member list).
+   * Tables are pure functions of the member set and options, and membership flips
+   * back and forth (a node restarts, a partition heals), so recent ones are reused.
+   */
   static of(view: ClusterView, replicationFactor: number, vnodes?: number): Placement {
     const ids = view.members.map((member) => member.id);
-    const table = PartitionTable.build(ids, {
-      replicationFactor,
-      ...(vnodes === undefined ? {} : { vnodes }),
-    });
+    const cacheKey = `${replicationFactor}|${vnodes ?? ''}|${[...ids].sort().join('\u0000')}`;
+    let table = tableCache.get(cacheKey);
+    if (table === undefined) {
+      table = PartitionTable.build(ids, {
+        replicationFactor,
+        ...(vnodes === undefined ? {} : { vnodes }),
+      });
+      if (tableCache.size >= MAX_CACHED_TABLES) {
+        const oldest = tableCache.keys().next().value;
+        if (oldest !== undefined) tableCache.delete(oldest);
+      }
+    } else {
+      tableCache.delete(cacheKey);
+    }
+    tableCache.set(cacheKey, table);
     return new Placement(view, table, replicationFactor);
   }
 

@@ -14,6 +14,8 @@ export interface SyncSourceOptions {
   readonly maxSessions: number;
   /** A session nobody pulled from for this long is dropped. */
   readonly sessionIdleTimeoutMs: number;
+  /** Called when a session ends, with the partitions it covered. */
+  readonly onClose?: (partitions: readonly number[]) => void;
 }
 
 /** One chunk of a session. */
@@ -140,6 +142,7 @@ export class SyncSource {
     this.sessions.delete(sid);
     for (const p of session.partitions) this.coverage[p]!--;
     session.iterator?.return();
+    this.options.onClose?.(session.partitions);
   }
 
   /** Ends every session of `peer` covering `partition` (its stream was dropped). */

@@ -37,7 +37,10 @@ export interface ClusterConfigReader {
  *   a coordinator quorum (through the leader) more recently than a lease that is
  *   shorter than the session timeout, so that a node whose session may have expired
  *   elsewhere has already stopped serving (see docs/architecture.md for the assumed
- *   clock-drift bound).
+ *   clock-drift bound). It must also imply that this node has applied (delivered to
+ *   `onView` listeners) every view committed before that contact: a node that comes
+ *   back from a partition must not hold a fresh lease while it still applies an old
+ *   view, or it would serve as a primary it no longer is.
  */
 export interface ViewSource {
   view(): ClusterView | undefined;

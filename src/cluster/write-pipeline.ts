@@ -256,15 +256,18 @@ export class WritePipeline {
     }
   }
 
-  /** Refuses everything queued (the node is stopping). */
+  /**
+   * Refuses everything queued with `error` (the node is stopping). Writes already sent
+   * to backups may have been applied there: they fail with `OutcomeUnknownError`.
+   */
   close(error: Error): void {
-    for (const queue of this.queues.values()) {
+    for (const [partition, queue] of this.queues) {
       if (queue.timer !== undefined) this.scheduler.clearTimeout(queue.timer);
       for (const write of queue.waiting.splice(0)) write.reject(error);
       const batch = queue.batch;
       if (batch !== undefined && !batch.decided) {
         batch.decided = true;
-        for (const write of batch.writes) write.reject(error);
+        this.rejectBatch(partition, batch, true, 'the node stopped');
       }
       queue.batch = undefined;
       this.notifyIdle(queue);

@@ -1,11 +1,11 @@
 import { CacheNode } from '../../src/cluster/cache-node.js';
 import type { CacheNodeOptions } from '../../src/cluster/cache-node-options.js';
 import type { ClusterView } from '../../src/cluster/view-source.js';
-import { PARTITION_COUNT } from '../../src/ring/partitioner.js';
 import { SimNetwork, type SimNetworkOptions } from '../../src/transport/sim-network.js';
 import type { NodeId } from '../../src/transport/transport.js';
 import { SeededRandom } from '../../src/util/random.js';
 import { SimScheduler } from '../../src/util/sim-scheduler.js';
+import { replicaDivergence } from './cluster-sim.js';
 import { ManualViewSource } from './manual-view-source.js';
 
 /** Options of a {@link SimCluster}. */
@@ -139,45 +139,10 @@ export class SimCluster {
    * versions). Returns a description of the first difference, or undefined.
    */
   divergence(): string | undefined {
-    const first = this.nodes.get(this.members[0] ?? '');
-    const view = first?.view();
-    if (first === undefined || view === undefined) return undefined;
-    for (let p = 0; p < PARTITION_COUNT; p++) {
-      const owners = ownersFor(this, p);
-      if (owners.length < 2) continue;
-      const [primary, ...backups] = owners;
-      const expected = describe(this.node(primary!).partitionContents(p));
-      for (const backup of backups) {
-        const actual = describe(this.node(backup).partitionContents(p));
-        if (actual !== expected) {
-          return `partition ${p}: primary ${primary} has ${expected}, backup ${backup} has ${actual}`;
-        }
-      }
-    }
-    return undefined;
+    return replicaDivergence(this.nodes, this.members);
   }
 
   async stopAll(): Promise<void> {
     for (const node of this.nodes.values()) await node.stop();
   }
-}
-
-function ownersFor(cluster: SimCluster, partition: number): NodeId[] {
-  const owners: NodeId[] = [];
-  for (const id of cluster.members) {
-    const node = cluster.nodes.get(id);
-    if (node === undefined) continue;
-    const role = node.partitionRole(partition);
-    if (role === 'primary') owners.unshift(id);
-    else if (role === 'backup') owners.push(id);
-  }
-  return owners;
-}
-
-function describe(contents: [string, Uint8Array, number][]): string {
-  return JSON.stringify(
-    contents
-      .map(([key, bytes, version]) => [key, Buffer.from(bytes).toString('hex'), version])
-      .sort((a, b) => (String(a[0]) < String(b[0]) ? -1 : 1)),
-  );
 }
