@@ -21,14 +21,14 @@ function buildTable(): Uint16Array {
 const TABLE = buildTable();
 
 /** Feeds one byte into a running CRC. Small enough that V8 inlines it at every call. */
-function update(crc: number, byte: number): number {
+export function crc16Update(crc: number, byte: number): number {
   return ((crc << 8) ^ TABLE[((crc >>> 8) ^ byte) & 0xff]!) & 0xffff;
 }
 
 /** CRC16/XMODEM of `bytes[start, end)`. */
 export function crc16Xmodem(bytes: Uint8Array, start = 0, end: number = bytes.length): number {
   let crc = 0;
-  for (let i = start; i < end; i++) crc = update(crc, bytes[i]!);
+  for (let i = start; i < end; i++) crc = crc16Update(crc, bytes[i]!);
   return crc;
 }
 
@@ -46,30 +46,30 @@ export function crc16XmodemUtf8(text: string, start: number, end: number): numbe
   for (let i = start; i < end; i++) {
     let unit = text.charCodeAt(i);
     if (unit < 0x80) {
-      crc = ((crc << 8) ^ TABLE[((crc >>> 8) ^ unit) & 0xff]!) & 0xffff;
+      crc = crc16Update(crc, unit);
       continue;
     }
     if (unit < 0x800) {
-      crc = update(crc, 0xc0 | (unit >>> 6));
-      crc = update(crc, 0x80 | (unit & 0x3f));
+      crc = crc16Update(crc, 0xc0 | (unit >>> 6));
+      crc = crc16Update(crc, 0x80 | (unit & 0x3f));
       continue;
     }
     if (unit >= 0xd800 && unit <= 0xdfff) {
       const next = i + 1 < end ? text.charCodeAt(i + 1) : 0;
       if (unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
         const codePoint = ((unit - 0xd800) << 10) + (next - 0xdc00) + 0x10000;
-        crc = update(crc, 0xf0 | (codePoint >>> 18));
-        crc = update(crc, 0x80 | ((codePoint >>> 12) & 0x3f));
-        crc = update(crc, 0x80 | ((codePoint >>> 6) & 0x3f));
-        crc = update(crc, 0x80 | (codePoint & 0x3f));
+        crc = crc16Update(crc, 0xf0 | (codePoint >>> 18));
+        crc = crc16Update(crc, 0x80 | ((codePoint >>> 12) & 0x3f));
+        crc = crc16Update(crc, 0x80 | ((codePoint >>> 6) & 0x3f));
+        crc = crc16Update(crc, 0x80 | (codePoint & 0x3f));
         i++;
         continue;
       }
       unit = 0xfffd;
     }
-    crc = update(crc, 0xe0 | (unit >>> 12));
-    crc = update(crc, 0x80 | ((unit >>> 6) & 0x3f));
-    crc = update(crc, 0x80 | (unit & 0x3f));
+    crc = crc16Update(crc, 0xe0 | (unit >>> 12));
+    crc = crc16Update(crc, 0x80 | ((unit >>> 6) & 0x3f));
+    crc = crc16Update(crc, 0x80 | (unit & 0x3f));
   }
   return crc;
 }

@@ -1,4 +1,4 @@
-import { crc16XmodemUtf8 } from './crc16.js';
+import { crc16Update, crc16XmodemUtf8 } from './crc16.js';
 import { InvalidKeyError } from './errors.js';
 
 /**
@@ -9,7 +9,6 @@ export const PARTITION_COUNT = 16384;
 
 const PARTITION_MASK = PARTITION_COUNT - 1;
 const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
 
 /**
  * Redis Cluster's key-to-slot function: CRC16/XMODEM of the key's UTF-8 bytes, mod
@@ -29,21 +28,24 @@ export function partitionOf(key: string): number {
   if (typeof key !== 'string') {
     throw new InvalidKeyError(`a key must be a string, got ${typeof key}`);
   }
+  // One pass for the common case, an ASCII key without '{': hash while scanning.
   const length = key.length;
-  let open = -1;
+  let crc = 0;
   for (let i = 0; i < length; i++) {
-    if (key.charCodeAt(i) === OPEN_BRACE) {
-      open = i;
-      break;
-    }
+    const unit = key.charCodeAt(i);
+    if (unit >= 0x80 || unit === OPEN_BRACE) return partitionOfGeneral(key, i);
+    crc = crc16Update(crc, unit);
   }
+  return crc & PARTITION_MASK;
+}
+
+/** The rest of the work once a non-ASCII unit or a `{` appears at `from`. */
+function partitionOfGeneral(key: string, from: number): number {
+  const length = key.length;
+  const open = key.indexOf('{', from);
   if (open !== -1) {
-    for (let i = open + 1; i < length; i++) {
-      if (key.charCodeAt(i) === CLOSE_BRACE) {
-        if (i > open + 1) return crc16XmodemUtf8(key, open + 1, i) & PARTITION_MASK;
-        break;
-      }
-    }
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) return crc16XmodemUtf8(key, open + 1, close) & PARTITION_MASK;
   }
   return crc16XmodemUtf8(key, 0, length) & PARTITION_MASK;
 }
