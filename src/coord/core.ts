@@ -160,6 +160,9 @@ export interface CoreStatus {
   readonly voter: boolean;
 }
 
+/** Most FOLLOWERINFOs kept while looking (one per sender). */
+const MAX_EARLY_INFOS = 1024;
+
 /** Ticks a voter waits for better votes once a quorum (but not everyone) agrees. */
 const FINALIZE_WAIT_TICKS = 1;
 
@@ -215,6 +218,8 @@ export class CoordinatorCore {
 
   private readonly election: LeaderElection;
   private nextVoteTick = 0;
+  /** FOLLOWERINFOs that reached us while still looking (their senders decided first). */
+  private readonly earlyInfos = new Map<NodeId, FollowerInfoMessage>();
   private finalizeAtTick: number | undefined;
   private nextFindTick = 0;
   private follow: FollowState | undefined;
@@ -672,6 +677,7 @@ export class CoordinatorCore {
     this.role = 'looking';
     this.follow = undefined;
     this.lead = undefined;
+    this.earlyInfos.clear();
     this.election.start(this.ownVote());
     this.finalizeAtTick = undefined;
     this.broadcastVote();
@@ -1145,6 +1151,9 @@ export class CoordinatorCore {
       pendingMembership: new Map(),
       streamsDirty: false,
     };
+    const early = [...this.earlyInfos];
+    this.earlyInfos.clear();
+    for (const [from, info] of early) this.onFollowerInfo(from, info);
     this.checkDiscovery();
   }
 
@@ -1162,8 +1171,15 @@ export class CoordinatorCore {
   private onFollowerInfo(from: NodeId, m: FollowerInfoMessage): void {
     const lead = this.lead;
     if (lead === undefined) {
-      // Not leading: tell a voter whom we follow, so it does not wait on us.
-      if (this.voters.has(from) && this.follow !== undefined) this.sendStatusVote(from);
+      if (this.role === 'looking') {
+        // It decided before we did: keep its request for when we lead.
+        if (this.earlyInfos.size < MAX_EARLY_INFOS || this.earlyInfos.has(from)) {
+          this.earlyInfos.set(from, m);
+        }
+      } else if (this.voters.has(from) && this.follow !== undefined) {
+        // Not leading: tell a voter whom we follow, so it does not wait on us.
+        this.sendStatusVote(from);
+      }
       return;
     }
     const learner = !this.voters.has(from);
