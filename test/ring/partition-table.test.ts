@@ -293,6 +293,9 @@ describe('PartitionTable accessors', () => {
         expect.objectContaining({ code: 'ERR_RING_INVALID_PARTITION' }),
       );
     }
+    expect(() => table.partitionsOwnedBy('n1', 'owner' as 'any')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
     expect(() => table.ownerIndexAt(0, 3)).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
