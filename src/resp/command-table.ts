@@ -684,9 +684,32 @@ export const COMMAND_SPECS: readonly RespCommandSpec[] = [
 
 const TOP_LEVEL = new Map(COMMAND_SPECS.map((spec) => [spec.name, spec]));
 
-/** The top-level command called `name` (any case), or `undefined`. */
-export function findCommand(name: string): RespCommandSpec | undefined {
-  return TOP_LEVEL.get(name) ?? TOP_LEVEL.get(name.toLowerCase());
+/** Top-level commands grouped by name length, for allocation-free lookup by bytes. */
+const BY_LENGTH = new Map<number, RespCommandSpec[]>();
+for (const spec of COMMAND_SPECS) {
+  const group = BY_LENGTH.get(spec.name.length) ?? [];
+  group.push(spec);
+  BY_LENGTH.set(spec.name.length, group);
+}
+
+/**
+ * The top-level command named by `name` (any ASCII case), or `undefined`. Compares
+ * bytes directly: this runs for every command, and decoding the name to a string
+ * first costs more than the comparison.
+ */
+export function findCommand(name: Uint8Array): RespCommandSpec | undefined {
+  const candidates = BY_LENGTH.get(name.length);
+  if (candidates === undefined) return undefined;
+  for (const spec of candidates) {
+    const wanted = spec.name;
+    let i = 0;
+    for (; i < name.length; i++) {
+      const byte = name[i]!;
+      if ((byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte) !== wanted.charCodeAt(i)) break;
+    }
+    if (i === name.length) return spec;
+  }
+  return undefined;
 }
 
 /** The subcommand `sub` (any case) of the container `parent`, or `undefined`. */

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { dispatchCommand } from './dispatcher.js';
+import { dispatchCommand, replyFailure } from './dispatcher.js';
 import { RespProtocolError } from './errors.js';
 import { RespParser, type RespParserLimits } from './parser.js';
 import { ReplyWriter } from './reply-writer.js';
@@ -154,7 +154,13 @@ export class RespConnection {
         }
         if (args === undefined) break;
         const pending = dispatchCommand(this.session, args);
-        if (pending !== undefined) await pending;
+        if (pending !== undefined) {
+          try {
+            await pending;
+          } catch (error) {
+            replyFailure(this.session, error);
+          }
+        }
         this.parser.authenticated = this.session.authenticated;
         if (this.writer.bufferedBytes >= FLUSH_THRESHOLD_BYTES) this.flush();
       }

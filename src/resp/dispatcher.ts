@@ -48,7 +48,7 @@ function unknownCommandText(args: readonly Buffer[]): string {
  * spec, or the error text to reply.
  */
 function resolveCommand(args: readonly Buffer[]): RespCommandSpec | string {
-  const base = findCommand(args[0]!.toString('latin1'));
+  const base = findCommand(args[0]!);
   if (base === undefined) return unknownCommandText(args);
   let spec = base;
   if (base.subcommands !== undefined && args.length > 1) {
@@ -72,8 +72,12 @@ function replyError(session: ClientSession, text: string): void {
   session.writer.error(text);
 }
 
-/** Turns a handler's failure into Redis's error reply; unexpected failures are logged. */
-function replyFailure(session: ClientSession, error: unknown): void {
+/**
+ * Turns a command's failure into Redis's error reply: `RespCommandError` verbatim,
+ * other `ShoalError`s as `ERR <message>`, anything else (a bug) as `ERR internal
+ * error`, logged.
+ */
+export function replyFailure(session: ClientSession, error: unknown): void {
   if (error instanceof RespCommandError) {
     replyError(session, error.replyText);
   } else if (error instanceof ShoalError) {
@@ -94,12 +98,11 @@ function runHandler(
   keys: readonly string[],
 ): undefined | Promise<void> {
   try {
-    const result = handler(session, args, keys);
-    if (result !== undefined) return result.catch((error: unknown) => replyFailure(session, error));
+    return handler(session, args, keys) ?? undefined;
   } catch (error) {
     replyFailure(session, error);
+    return undefined;
   }
-  return undefined;
 }
 
 /**
@@ -107,7 +110,8 @@ function runHandler(
  * checks: existence, arity, authentication, cluster redirection, then the command.
  * Returns a promise when the reply depends on the backend; the caller must wait for
  * it before the next command of the same connection (Redis runs a connection's
- * commands one after another). Never rejects: every failure becomes an error reply.
+ * commands one after another) and pass a rejection to {@link replyFailure}. (Not
+ * catching here saves a promise per command on the hot path.)
  */
 export function dispatchCommand(
   session: ClientSession,
@@ -145,12 +149,9 @@ export function dispatchCommand(
     replyError(session, redirect);
     return undefined;
   }
-  return redirect.then(
-    (late) => {
-      if (late === undefined) return runHandler(session, handler, args, keys);
-      replyError(session, late);
-      return undefined;
-    },
-    (error: unknown) => replyFailure(session, error),
-  );
+  return redirect.then((late) => {
+    if (late === undefined) return runHandler(session, handler, args, keys);
+    replyError(session, late);
+    return undefined;
+  });
 }

@@ -26,11 +26,15 @@ export function argForMessage(arg: Buffer, maxBytes: number): string {
 }
 
 /**
- * A copy of an argument that the backend will keep: arguments are views into the
- * connection's input buffer, which must not be pinned by stored values.
+ * A copy of an argument that the backend will keep. Arguments are views into the
+ * connection's input buffer, which a stored value must not pin; the copy is an
+ * exact-size allocation rather than a slice of Node's shared 8 KiB pool, so a value
+ * cached for hours never keeps a pool slab (and its neighbours' garbage) alive.
  */
 export function ownedCopy(arg: Buffer): Buffer {
-  return Buffer.from(arg);
+  const copy = Buffer.allocUnsafeSlow(arg.length);
+  arg.copy(copy);
+  return copy;
 }
 
 /** Redis's shared `syntax error` reply. */
