@@ -853,7 +853,7 @@ export class Coordinator {
         case 'ERR_COORD_TIMEOUT':
           return new CoordTimeoutError(timeoutMs);
         case 'ERR_COORD_BUSY':
-          return new CoordBusyError(0);
+          return new CoordBusyError();
         case 'ERR_COORD_NO_QUORUM':
           return new CoordNoQuorumError(error.message);
         default:

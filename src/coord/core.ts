@@ -542,11 +542,6 @@ export class CoordinatorCore {
     return this.sessionIdValue;
   }
 
-  /** The current tick count (ticks since construction). */
-  get ticks(): number {
-    return this.tickNow;
-  }
-
   /**
    * Whether this node holds the committed entry `zxid`, in its log or folded into its
    * state (for simulation checks; meaningful for committed zxids only).
@@ -554,11 +549,6 @@ export class CoordinatorCore {
   holds(zxid: number): boolean {
     if (zxid <= this.log.baseZxid) return true;
     return this.log.get(zxid) !== undefined;
-  }
-
-  /** The log entry at `zxid` if still held in memory. */
-  entryAt(zxid: number): LogEntry | undefined {
-    return this.log.get(zxid);
   }
 
   /** The acceptedEpoch this node remembers. */

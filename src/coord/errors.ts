@@ -68,8 +68,13 @@ export class ProposalDroppedError extends ShoalError {
 
 /** The leader already holds `maxPendingProposals` uncommitted proposals. Nothing was applied. */
 export class CoordBusyError extends ShoalError {
-  constructor(limit: number) {
-    super('ERR_COORD_BUSY', `the leader already has ${limit} proposals waiting to commit`);
+  constructor(limit?: number) {
+    super(
+      'ERR_COORD_BUSY',
+      limit === undefined
+        ? 'the leader has too many proposals waiting to commit'
+        : `the leader already has ${limit} proposals waiting to commit`,
+    );
   }
 }
 

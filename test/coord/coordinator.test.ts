@@ -168,3 +168,21 @@ describe('Coordinator over SimNetwork', () => {
     expect(c.scheduler.now() - start).toBeLessThan(200);
   });
 });
+
+describe('Coordinator storage failure', () => {
+  it('stops taking part when a write fails, and says why', async () => {
+    const c = new DriverCluster({ seed: 3, voters: 1, learners: 0, storage: true });
+    cluster = c;
+    const storage = c.node('v1').storage!;
+    await c.startAll();
+    const co = c.coordinator('v1');
+    await c.runUntil(() => co.role() === 'leader' && co.view().members.length === 1, 5000);
+    storage.appendEntries = () => Promise.reject(new Error('disk on fire'));
+    const write = track(c.scheduler, co.config.set('k', 1));
+    await c.runUntil(() => write.settledAtMs !== undefined, 5000);
+    expect(write.error).toMatchObject({ code: 'ERR_COORD_STORAGE' });
+    expect(co.status().failed).toContain('disk on fire');
+    expect(co.hasQuorum()).toBe(false);
+    await expect(co.config.set('k', 2)).rejects.toMatchObject({ code: 'ERR_COORD_STORAGE' });
+  });
+});

@@ -140,29 +140,50 @@ export async function runDriverSim(config: DriverSimConfig): Promise<DriverSimRe
       .catch(() => {
         throw new InvariantBroken(`no agreed leader within ${config.livenessMs} ms of healing`);
       });
-    const writer = c.coordinator(pick());
-    let done = false;
+    // A write issued while the healed cluster still settles (say a resumed old leader
+    // steps down) may end "outcome unknown"; like a client, retry until the deadline.
+    const retryable = new Set([
+      'ERR_COORD_OUTCOME_UNKNOWN',
+      'ERR_COORD_PROPOSAL_DROPPED',
+      'ERR_COORD_NO_QUORUM',
+      'ERR_COORD_TIMEOUT',
+    ]);
+    let attempt = 0;
+    let landed: number | undefined;
     let failure: unknown;
-    writer.config.set('liveness', config.seed).then(
-      () => {
-        done = true;
-      },
-      (error: unknown) => {
-        failure = error;
-        done = true;
-      },
-    );
-    const remaining = config.livenessMs - (c.scheduler.now() - healedAt);
-    await c
-      .runUntil(() => done, Math.max(1, remaining))
-      .catch(() => {
-        throw new InvariantBroken('the liveness write did not settle in time');
-      });
-    if (failure !== undefined)
-      throw new InvariantBroken(`the liveness write failed: ${String(failure)}`);
+    while (landed === undefined) {
+      const remaining = config.livenessMs - (c.scheduler.now() - healedAt);
+      if (remaining <= 0 || attempt >= 20) {
+        throw new InvariantBroken(`the liveness write did not commit in time: ${String(failure)}`);
+      }
+      const value = config.seed * 100 + attempt++;
+      const writer = c.coordinator(pick());
+      let done = false;
+      writer.config.set('liveness', value, { timeoutMs: Math.min(2000, remaining) }).then(
+        () => {
+          landed = value;
+          done = true;
+        },
+        (error: { code?: string }) => {
+          failure = error;
+          done = true;
+        },
+      );
+      await c
+        .runUntil(() => done, remaining)
+        .catch(() => {
+          throw new InvariantBroken('the liveness write did not settle in time');
+        });
+      if (landed === undefined && !retryable.has((failure as { code?: string }).code ?? '')) {
+        throw new InvariantBroken(`the liveness write failed: ${String(failure)}`);
+      }
+      if (landed === undefined)
+        log(`liveness write retried after ${(failure as { code?: string }).code}`);
+    }
+    const expected = landed;
     await c
       .runUntil(
-        () => c.running().every((co) => co.config.get('liveness') === config.seed),
+        () => c.running().every((co) => co.config.get('liveness') === expected),
         Math.max(1, config.livenessMs - (c.scheduler.now() - healedAt)),
       )
       .catch(() => {
