@@ -135,4 +135,20 @@ describe('CoordinatorCore without storage (amnesiac voters)', () => {
     c.tick(2);
     expect(c.core('c').lastCommittedZxid).toBeGreaterThanOrEqual(zxid);
   });
+
+  it('when every voter forgets, learners are reset to the new history by snapshot', () => {
+    const c = new HandCluster(['a']);
+    c.add('a', { storage: false, timing });
+    c.add('l1', { storage: false, timing });
+    c.tickUntil(() => c.core('l1').clusterState.member('l1') !== undefined);
+    c.core('a').propose({ type: 'configSet', key: 'old', value: 1 });
+    c.tickUntil(() => c.core('l1').clusterState.configValue('old') === 1);
+    const oldHistory = c.core('l1').clusterState.historyId;
+    c.restart('a');
+    c.tickUntil(
+      () => c.core('l1').clusterState.historyId !== oldHistory && c.core('l1').leaderId() === 'a',
+    );
+    expect(c.core('l1').clusterState.configValue('old')).toBeUndefined();
+    expect(c.core('l1').clusterState.historyId).toBe(c.core('a').clusterState.historyId);
+  });
 });
