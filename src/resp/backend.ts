@@ -10,14 +10,20 @@
  * - Keys are shoal key strings: RESP key bytes mapped by `respKeyToString`
  *   (key-encoding.ts): UTF-8 keys are their plain string.
  * - Values are `Buffer`s. A value passed in is owned by the backend (the front end
- *   copied it off the socket); a value returned is only read by the front end.
+ *   copied it off the socket, into an exact-size buffer). A value returned is only
+ *   read by the front end, but large ones are handed to the socket without a copy,
+ *   so the backend must never modify a returned buffer in place afterwards (replace
+ *   it instead, as APPEND and INCR naturally do).
  * - TTLs are remaining milliseconds, never absolute times: the front end converts
  *   Redis's absolute forms (EXAT, PXAT, EXPIREAT) with its own wall clock, the only
  *   place wall time enters. A key "has no TTL" when it never expires.
  * - A key that has expired behaves exactly like a missing key, everywhere.
  * - Errors a Redis client must see with a fixed text are thrown as
  *   `RespCommandError` (see errors.ts); any other `ShoalError` reaches the client as
- *   `-ERR <message>`.
+ *   `-ERR <message>`, and anything else as `-ERR internal error` (logged). Redis
+ *   Cluster clients retry on `TRYAGAIN ...` and `CLUSTERDOWN ...`, so a transient
+ *   cluster condition (no quorum, a partition mid-handoff) is best thrown as
+ *   `new RespCommandError('CLUSTERDOWN <why>')` or `'TRYAGAIN <why>'`.
  * - Calls are made one at a time per client connection, in the client's order; calls
  *   from different connections may overlap.
  */
