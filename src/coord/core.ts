@@ -2,7 +2,7 @@ import type { NodeId } from '../transport/transport.js';
 import { invariant } from '../util/assert.js';
 import { InvalidArgumentError } from '../util/errors.js';
 import type { Random } from '../util/random.js';
-import { ClusterState } from './cluster-state.js';
+import { ClusterState, MAX_MEMBERS } from './cluster-state.js';
 import { LeaderElection, type Vote } from './election.js';
 import {
   type EntryData,
@@ -31,7 +31,7 @@ import type { CommittedEntry, CoordRole, OutboundMessage, PersistToken, Ready } 
 import { ReplicatedLog } from './replicated-log.js';
 import type { PersistedMeta, PersistedSnapshot, PersistedState } from './storage.js';
 import { type CoordTiming, resolveTiming } from './timing.js';
-import { VoterSet } from './voter-set.js';
+import { MAX_VOTERS, VoterSet } from './voter-set.js';
 import { epochOf, formatZxid, MAX_COUNTER, MAX_EPOCH, makeZxid } from './zxid.js';
 
 /** Named bounds of the core. */
@@ -159,6 +159,9 @@ export interface CoreStatus {
   readonly sessionId: number;
   readonly voter: boolean;
 }
+
+/** Most followers and learners one leader tracks (a full view plus the voters). */
+const MAX_LEADER_PEERS = MAX_MEMBERS + MAX_VOTERS;
 
 /** Most FOLLOWERINFOs kept while looking (one per sender). */
 const MAX_EARLY_INFOS = 1024;
@@ -305,7 +308,13 @@ export class CoordinatorCore {
       return;
     }
     this.departed.delete(from);
-    if (this.lead !== undefined) this.lead.lastHeard.set(from, this.tickNow);
+    // Session clocks only for members and connected peers, so the map stays bounded.
+    if (
+      this.lead !== undefined &&
+      (this.lead.peers.has(from) || this.state.member(from) !== undefined)
+    ) {
+      this.lead.lastHeard.set(from, this.tickNow);
+    }
     this.dispatch(from, message);
   }
 
@@ -780,7 +789,7 @@ export class CoordinatorCore {
    * someone else.
    */
   private onLeaving(from: NodeId): void {
-    this.departed.add(from);
+    if (this.voters.has(from)) this.departed.add(from);
     this.lead?.peers.delete(from);
     if (this.follow?.leader === from) {
       this.loseLeader();
@@ -1174,6 +1183,7 @@ export class CoordinatorCore {
     }
     const learner = !this.voters.has(from);
     const previous = lead.peers.get(from);
+    if (previous === undefined && lead.peers.size >= MAX_LEADER_PEERS) return;
     if (!learner && previous !== undefined && previous.phase === 'epochSent') {
       // A resend that crossed our LEADERINFO: answer again, nothing else changed.
       previous.info = m;
@@ -1602,6 +1612,9 @@ export class CoordinatorCore {
         address: this.address,
         sessionId: this.sessionIdValue,
       });
+    }
+    for (const id of lead.lastHeard.keys()) {
+      if (!lead.peers.has(id) && this.state.member(id) === undefined) lead.lastHeard.delete(id);
     }
     for (const member of this.state.memberList()) {
       if (member.id === this.id) continue;
