@@ -242,6 +242,7 @@ export class CacheNode implements ShoalCache {
         isActivePrimary: (p) => this.states.mode[p] === MODE_PRIMARY_ACTIVE,
         streamOf: (p, backup) => this.streams.get(p, backup),
         isServing: (p) => this.syncSource.isServing(p),
+        isConnected: (peer) => this.transport.isConnected(peer),
         send: (peer, message) => {
           this.transport.send(peer, CACHE_CHANNEL, message);
         },
@@ -291,7 +292,10 @@ export class CacheNode implements ShoalCache {
     this.unsubscribers.push(
       this.transport.watchPeers({
         onPeerDown: (peer) => this.onPeerDown(peer),
-        onPeerUp: () => this.handoff.nudge(),
+        onPeerUp: (peer) => {
+          this.keeper.peerUp(peer);
+          this.handoff.nudge();
+        },
       }),
       this.viewSource.onView((view) => this.applyView(view)),
     );
@@ -789,6 +793,8 @@ export class CacheNode implements ShoalCache {
     if (this.stopped) return;
     const previous = this.placement;
     if (previous !== undefined && view.epoch <= previous.epoch) return;
+    // The coordinator's genesis view has no members yet: nothing can be placed.
+    if (view.members.length === 0) return;
     let next: Placement;
     try {
       next = Placement.of(view, this.replicationFactor(), this.options.vnodes);
@@ -813,9 +819,18 @@ export class CacheNode implements ShoalCache {
     const { mode, complete } = this.states;
     const primarySync: number[] = [];
     const backupSync: number[] = [];
-    const primaryActive: number[] = [];
+    const changed: number[] = [];
     for (let p = 0; p < PARTITION_COUNT; p++) {
       const oldMode = mode[p]!;
+      if (
+        previous === undefined ||
+        !sameOwners(previous.ownersOf(p), next.ownersOf(p)) ||
+        oldMode === MODE_PRIMARY_SYNCING ||
+        oldMode === MODE_BACKUP_SYNCING ||
+        !contiguous
+      ) {
+        changed.push(p);
+      }
       const keepsComplete = contiguous && oldMode !== MODE_NONE && complete[p] === 1;
       complete[p] = keepsComplete ? 1 : 0;
       const rank = next.rankOf(this.id, p);
@@ -825,7 +840,6 @@ export class CacheNode implements ShoalCache {
           if (oldMode === MODE_PRIMARY_ACTIVE) this.streams.retain(p, next.ownersOf(p));
           else this.streams.clear(p);
           mode[p] = MODE_PRIMARY_ACTIVE;
-          primaryActive.push(p);
         } else {
           this.streams.clear(p);
           mode[p] = MODE_PRIMARY_SYNCING;
@@ -857,7 +871,7 @@ export class CacheNode implements ShoalCache {
     for (const partition of [...this.activationWaiters.keys()])
       this.wakeActivationWaiters(partition);
     this.resolveViewWaiters();
-    this.keeper.reset(primaryActive);
+    this.keeper.viewChanged(changed);
     this.logger.debug('view applied', {
       epoch: next.epoch,
       members: next.members.length,
@@ -1290,4 +1304,11 @@ export class CacheNode implements ShoalCache {
       this.transport.send(backup, CACHE_CHANNEL, { t: 'drop', e: placement.epoch, items });
     }
   }
+}
+
+function sameOwners(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -12,34 +12,43 @@ export interface StreamKeeperHost {
   streamOf(partition: number, backup: NodeId): string | undefined;
   /** Whether a handoff session is still copying `partition` from this node. */
   isServing(partition: number): boolean;
+  isConnected(peer: NodeId): boolean;
   send(peer: NodeId, message: unknown): void;
 }
+
+/** A partition's standing with its keeper. */
+const SETTLED = 0;
+/** Some backup is not in the stream: it is asked to resync. */
+const MISSING = 1;
+/** Every backup is in, but a copy is still running: the release waits for it. */
+const COPYING = 2;
 
 /**
  * Keeps the backups of this node's primary partitions in their replication streams:
  * a backup missing from a stream is asked to resync (`needsync`, repeated every
- * `hintIntervalMs` while it is missing), and once every backup of a partition is in
+ * `hintIntervalMs` while it is missing and connected, and at once when it reconnects), and once every backup of a partition is in
  * the stream and no copy of it is in progress, the other members are told they may
  * drop their old copies (`release`, once per view).
  *
  * Work is driven by marks: only partitions whose state changed are re-examined, so a
- * view change costs one pass over this node's primary partitions and the steady state
- * costs nothing.
+ * view change costs one pass over the partitions it moved and the steady state costs
+ * nothing. Per-partition state lives in typed arrays (a view change can touch all
+ * 16384 partitions).
  */
 export class StreamKeeper {
   private readonly host: StreamKeeperHost;
   private readonly scheduler: Scheduler;
   private readonly hintIntervalMs: number;
-  private readonly dirty = new Set<number>();
-  /** Per backup, the partitions it is missing from. */
-  private readonly waiting = new Map<NodeId, Set<number>>();
-  /**
-   * Partitions whose backups are all in, waiting for their copies to finish (the node
-   * marks them again when a handoff session ends).
-   */
-  private readonly copying = new Set<number>();
+  private readonly dirtyFlag = new Uint8Array(PARTITION_COUNT);
+  private dirty: number[] = [];
+  private readonly standing = new Uint8Array(PARTITION_COUNT);
+  /** Partitions whose standing is not SETTLED (may hold settled ones until the next tick). */
+  private unsettled: number[] = [];
+  private readonly listed = new Uint8Array(PARTITION_COUNT);
+  private unsettledCount = 0;
   private readonly releasedEpoch = new Float64Array(PARTITION_COUNT).fill(-1);
   private readonly hintedAtMs = new Map<NodeId, number>();
+  private lastRehintMs = Number.NEGATIVE_INFINITY;
   private timer: TimerHandle | undefined;
   private closed = false;
 
@@ -51,38 +60,63 @@ export class StreamKeeper {
 
   /** Re-examine `partition` soon (its primary or stream state changed). */
   mark(partition: number): void {
-    this.dirty.add(partition);
+    if (this.dirtyFlag[partition] === 0) {
+      this.dirtyFlag[partition] = 1;
+      this.dirty.push(partition);
+    }
     this.schedule();
   }
 
-  /** A new view: every earlier verdict is void; these partitions are examined afresh. */
-  reset(primaryPartitions: Iterable<number>): void {
-    this.waiting.clear();
-    this.copying.clear();
-    this.dirty.clear();
-    for (const p of primaryPartitions) this.dirty.add(p);
+  /**
+   * A new view: the partitions whose owners or whose state here changed are examined
+   * afresh; the verdicts on the others still hold.
+   */
+  viewChanged(changed: readonly number[]): void {
+    for (const p of changed) {
+      if (this.dirtyFlag[p] === 0) {
+        this.dirtyFlag[p] = 1;
+        this.dirty.push(p);
+      }
+    }
     this.schedule();
   }
 
   /** Whether nothing is left to do: every backup in, every release sent. */
   isIdle(): boolean {
-    if (this.dirty.size > 0 || this.copying.size > 0) return false;
-    for (const partitions of this.waiting.values()) if (partitions.size > 0) return false;
-    return true;
+    return this.dirty.length === 0 && this.unsettledCount === 0;
   }
 
-  /** Periodic work: repeat hints to backups still missing. */
+  /**
+   * Periodic work: once per hint interval, partitions still waiting are examined again
+   * and their missing backups, if connected, asked again (a request may be lost).
+   */
   tick(): void {
-    if (this.dirty.size > 0) this.process();
-    const placement = this.host.placement();
-    if (placement === undefined) return;
     const now = this.scheduler.now();
-    for (const [backup, partitions] of this.waiting) {
-      if (partitions.size === 0) continue;
-      const last = this.hintedAtMs.get(backup);
-      if (last !== undefined && now - last < this.hintIntervalMs) continue;
-      this.hint(placement, backup, [...partitions]);
+    if (this.unsettled.length > 0 && now - this.lastRehintMs >= this.hintIntervalMs) {
+      this.lastRehintMs = now;
+      const kept: number[] = [];
+      for (const p of this.unsettled) {
+        if (this.standing[p] === SETTLED) {
+          this.listed[p] = 0;
+          continue;
+        }
+        kept.push(p);
+        if (this.dirtyFlag[p] === 0) {
+          this.dirtyFlag[p] = 1;
+          this.dirty.push(p);
+        }
+      }
+      this.unsettled = kept;
+      this.process(true);
+    } else if (this.dirty.length > 0) {
+      this.process(false);
     }
+  }
+
+  /** A backup came back: ask it again at once for what it misses. */
+  peerUp(peer: NodeId): void {
+    this.hintedAtMs.delete(peer);
+    this.lastRehintMs = Number.NEGATIVE_INFINITY;
   }
 
   close(): void {
@@ -94,73 +128,92 @@ export class StreamKeeper {
     if (this.timer !== undefined || this.closed) return;
     this.timer = this.scheduler.setTimeout(() => {
       this.timer = undefined;
-      this.process();
+      this.process(false);
     }, 0);
   }
 
-  private process(): void {
-    const placement = this.host.placement();
-    if (placement === undefined || this.closed) return;
-    const fresh = new Map<NodeId, number[]>();
-    const released: number[] = [];
-    for (const p of this.dirty) {
-      const owners = placement.ownersOf(p);
-      if (!this.host.isActivePrimary(p)) {
-        for (let rank = 1; rank < owners.length; rank++) this.waiting.get(owners[rank]!)?.delete(p);
-        continue;
+  private setStanding(partition: number, standing: number): void {
+    const before = this.standing[partition]!;
+    if (before === standing) return;
+    this.standing[partition] = standing;
+    if (before === SETTLED) {
+      this.unsettledCount++;
+      if (this.listed[partition] === 0) {
+        this.listed[partition] = 1;
+        this.unsettled.push(partition);
       }
-      let missing = false;
-      for (let rank = 1; rank < owners.length; rank++) {
-        const backup = owners[rank]!;
-        let partitions = this.waiting.get(backup);
-        if (this.host.streamOf(p, backup) !== undefined) {
-          partitions?.delete(p);
-          continue;
-        }
-        missing = true;
-        if (partitions === undefined) {
-          partitions = new Set();
-          this.waiting.set(backup, partitions);
-        }
-        if (!partitions.has(p)) {
-          partitions.add(p);
-          let list = fresh.get(backup);
-          if (list === undefined) {
-            list = [];
-            fresh.set(backup, list);
-          }
-          list.push(p);
-        }
-      }
-      this.copying.delete(p);
-      if (missing || this.releasedEpoch[p] === placement.epoch) continue;
-      if (this.host.isServing(p)) {
-        this.copying.add(p);
-        continue;
-      }
-      this.releasedEpoch[p] = placement.epoch;
-      released.push(p);
-    }
-    this.dirty.clear();
-    for (const [backup, partitions] of fresh) this.hint(placement, backup, partitions);
-    if (released.length > 0) {
-      for (const member of placement.members) {
-        if (member.id === this.host.nodeId) continue;
-        this.host.send(member.id, {
-          t: 'release',
-          e: placement.epoch,
-          ps: encodePartitions(released),
-        });
-      }
+    } else if (standing === SETTLED) {
+      this.unsettledCount--;
     }
   }
 
-  private hint(placement: Placement, backup: NodeId, partitions: number[]): void {
-    this.hintedAtMs.set(backup, this.scheduler.now());
-    this.host.send(backup, {
-      t: 'needsync',
-      e: placement.epoch,
-      ps: encodePartitions(partitions),
-    });
+  /**
+   * Examines the marked partitions. Newly missing backups are asked at once; with
+   * `rehint`, every backup still missing is asked again if its last request is older
+   * than the hint interval.
+   */
+  private process(rehint: boolean): void {
+    const placement = this.host.placement();
+    if (placement === undefined || this.closed) return;
+    const list = this.dirty;
+    this.dirty = [];
+    const now = this.scheduler.now();
+    const hints = new Map<NodeId, number[]>();
+    const released: number[] = [];
+    for (const p of list) {
+      this.dirtyFlag[p] = 0;
+      if (!this.host.isActivePrimary(p)) {
+        this.setStanding(p, SETTLED);
+        continue;
+      }
+      const owners = placement.ownersOf(p);
+      let missing = false;
+      for (let rank = 1; rank < owners.length; rank++) {
+        const backup = owners[rank]!;
+        if (this.host.streamOf(p, backup) !== undefined) continue;
+        missing = true;
+        const fresh = this.standing[p] !== MISSING;
+        const last = this.hintedAtMs.get(backup);
+        const due = rehint && (last === undefined || now - last >= this.hintIntervalMs);
+        if ((fresh || due) && this.host.isConnected(backup)) {
+          let partitions = hints.get(backup);
+          if (partitions === undefined) {
+            partitions = [];
+            hints.set(backup, partitions);
+          }
+          partitions.push(p);
+        }
+      }
+      if (missing) {
+        this.setStanding(p, MISSING);
+        continue;
+      }
+      if (this.releasedEpoch[p] === placement.epoch) {
+        this.setStanding(p, SETTLED);
+        continue;
+      }
+      if (this.host.isServing(p)) {
+        // The node marks the partition again when the copy's session ends.
+        this.setStanding(p, COPYING);
+        continue;
+      }
+      this.setStanding(p, SETTLED);
+      this.releasedEpoch[p] = placement.epoch;
+      released.push(p);
+    }
+    for (const [backup, partitions] of hints) {
+      this.hintedAtMs.set(backup, now);
+      this.host.send(backup, {
+        t: 'needsync',
+        e: placement.epoch,
+        ps: encodePartitions(partitions),
+      });
+    }
+    if (released.length > 0) {
+      const message = { t: 'release', e: placement.epoch, ps: encodePartitions(released) };
+      for (const member of placement.members) {
+        if (member.id !== this.host.nodeId) this.host.send(member.id, message);
+      }
+    }
   }
 }

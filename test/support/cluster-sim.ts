@@ -319,6 +319,7 @@ export async function runClusterSim(options: ClusterSimOptions): Promise<Cluster
           );
           await running.get(target)?.stop();
           running.delete(target);
+          await net.transport(target)?.close();
           break;
         }
       }
@@ -364,22 +365,23 @@ export function replicaDivergence(
   const live = members
     .map((id) => running.get(id))
     .filter((node): node is CacheNode => node !== undefined);
-  const byNode = new Map<CacheNode, Map<number, string[]>>();
+  const byNode = new Map<CacheNode, Map<number, string>>();
   for (const node of live) {
-    const partitions = new Map<number, string[]>();
+    const lists = new Map<number, string[]>();
     for (const [key, bytes, version] of node.partitionContents()) {
       const p = partitionOf(key);
-      let list = partitions.get(p);
+      let list = lists.get(p);
       if (list === undefined) {
         list = [];
-        partitions.set(p, list);
+        lists.set(p, list);
       }
       list.push(`${key}=${Buffer.from(bytes).toString('hex')}@${version}`);
     }
-    byNode.set(node, partitions);
+    const described = new Map<number, string>();
+    for (const [p, list] of lists) described.set(p, JSON.stringify(list.sort()));
+    byNode.set(node, described);
   }
-  const describe = (node: CacheNode, p: number): string =>
-    JSON.stringify([...(byNode.get(node)?.get(p) ?? [])].sort());
+  const describe = (node: CacheNode, p: number): string => byNode.get(node)?.get(p) ?? '[]';
   for (let p = 0; p < PARTITION_COUNT; p++) {
     let primary: CacheNode | undefined;
     const backups: CacheNode[] = [];

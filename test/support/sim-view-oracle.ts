@@ -66,7 +66,8 @@ export class OracleViewSource implements ViewSource {
  * that want to join, bumps the view when a member restarts (a new session), and
  * delivers the latest view to reachable nodes after a random delay, so nodes see
  * views late, and, after a partition heals, skip the ones they missed.
- * Membership changes commit one per tick, each with a new epoch.
+ * One membership change commits per tick (a removal, a restart, or the admission of
+ * every node waiting to join), each with a new epoch.
  */
 export class SimViewOracle {
   static readonly ID = 'coord';
@@ -176,12 +177,14 @@ export class SimViewOracle {
         this.rejoining.delete(restarted);
         this.commit([...this.members]);
       } else {
-        const joiner = [...this.sources.keys()].find(
+        // Nodes waiting to join are admitted together, as a coordinator batches the
+        // join requests it has when it commits.
+        const joiners = [...this.sources.keys()].filter(
           (id) => !this.members.includes(id) && this.reachable(id),
         );
-        if (joiner !== undefined) {
-          this.lastHeardMs.set(joiner, now);
-          this.commit([...this.members, joiner]);
+        if (joiners.length > 0) {
+          for (const id of joiners) this.lastHeardMs.set(id, now);
+          this.commit([...this.members, ...joiners]);
         }
       }
     }

@@ -1,0 +1,30 @@
+/** The public API of shoal: member nodes, the thin client, their options, results and errors. */
+export type {
+  MsetOptions,
+  ReadFrom,
+  ReadOptions,
+  SetOptions,
+  ShoalCache,
+  WriteConcern,
+} from '../cluster/cache-api.js';
+export { TTL_MISSING, TTL_NONE } from '../cluster/cache-api.js';
+export type { CacheNodeStats } from '../cluster/cache-node.js';
+export {
+  NoQuorumError,
+  NotAnIntegerError,
+  NotPrimaryError,
+  NoViewError,
+  OutcomeUnknownError,
+  OverloadedError,
+  PartitionSyncingError,
+  StoppedError,
+  ValueNotEncodableError,
+  ValueTooLargeError,
+  WriteNotAppliedError,
+} from '../cluster/errors.js';
+export { Shoal, ShoalNode, type ShoalOptions } from './shoal.js';
+export {
+  ShoalClient,
+  type ShoalClientOptions,
+  type ShoalClientRoutingOptions,
+} from './shoal-client.js';

@@ -1,0 +1,295 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  MsetOptions,
+  ReadOptions,
+  SetOptions,
+  ShoalCache,
+  WriteConcern,
+} from '../cluster/cache-api.js';
+import { CacheNode, type CacheNodeStats } from '../cluster/cache-node.js';
+import type { CacheNodeOptions } from '../cluster/cache-node-options.js';
+import type { ClusterView } from '../cluster/view-source.js';
+import {
+  Coordinator,
+  type CoordinatorConfig,
+  type CoordinatorStatus,
+  type CoordinatorVoter,
+} from '../coord/coordinator.js';
+import { FileStorage } from '../coord/file-storage.js';
+import type { WsTlsOptions } from '../transport/ws-options.js';
+import { WsTransport } from '../transport/ws-transport.js';
+import { parseByteSize } from '../util/byte-size.js';
+import { InvalidArgumentError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { silentLogger } from '../util/logger.js';
+import { NODE_ID_PATH } from './shoal-client.js';
+
+/** Timing of the embedded coordinator (defaults suit a LAN; see `coord/timing.ts`). */
+export interface ShoalCoordinatorTiming {
+  readonly tickMs?: number;
+  readonly heartbeatTicks?: number;
+  readonly electionTimeoutTicks?: number;
+  readonly sessionTimeoutTicks?: number;
+}
+
+/** Options of {@link Shoal.start}. */
+export interface ShoalOptions {
+  /** This node's id; default `node-<random>`. Ids, not addresses, identify nodes. */
+  readonly id?: string;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Port to listen on; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** The cluster secret (every node and client must know it). */
+  readonly secret: string | Buffer;
+  /**
+   * The coordinator's voters, as `id=host:port` (or `id=ws://host:port`) strings or
+   * `{ id, address }`: each address is where THIS node dials that voter. Default: this
+   * node alone (an ensemble of one). A node not listed joins as a learner.
+   */
+  readonly voters?: readonly (string | CoordinatorVoter)[];
+  /** What other nodes dial to reach this one. Default the listening URL. */
+  readonly advertisedAddress?: string;
+  /** Owners per partition; every node of a cluster must agree. Default 2. */
+  readonly replicationFactor?: number;
+  /** Default `all`. */
+  readonly writeConcern?: WriteConcern;
+  /** Most bytes the store holds: bytes or text such as `256mb`. Default 256 MiB. */
+  readonly maxMemory?: number | string;
+  /** Most entries the store holds. Default 4,000,000. */
+  readonly maxEntries?: number;
+  /** Largest encoded value accepted. Default 1 MiB. */
+  readonly maxValueBytes?: number;
+  /** Where the coordinator persists its log; without it a restart forgets it (see coord). */
+  readonly dataDir?: string;
+  /** TLS certificate to listen with `wss`, and CAs to trust when dialing. */
+  readonly tls?: WsTlsOptions;
+  /** How long to wait for this node to be in the committed view. Default 15000 ms. */
+  readonly joinTimeoutMs?: number;
+  readonly coordinator?: ShoalCoordinatorTiming;
+  /** Advanced cache-node tuning (timeouts, handoff chunk sizes); see `CacheNodeOptions`. */
+  readonly tuning?: Partial<
+    Omit<
+      CacheNodeOptions,
+      | 'transport'
+      | 'viewSource'
+      | 'scheduler'
+      | 'logger'
+      | 'maxMemoryBytes'
+      | 'maxEntries'
+      | 'maxValueBytes'
+      | 'replicationFactor'
+      | 'writeConcern'
+    >
+  >;
+  readonly logger?: Logger;
+}
+
+/** Entry point for member nodes. */
+export const Shoal = {
+  /**
+   * Starts a member node embedded in this process: listens on WebSockets, joins the
+   * coordinator ensemble, waits until it is in the committed view, and serves the
+   * cache API. Keys it owns are served from its own memory.
+   */
+  async start(options: ShoalOptions): Promise<ShoalNode> {
+    return ShoalNode.start(options);
+  },
+};
+
+/** A running member node: the cache API plus status, config and stop. */
+export class ShoalNode implements ShoalCache {
+  readonly id: string;
+  /** `ws://host:port` (or `wss://`) this node listens on. */
+  readonly url: string;
+  /** The cluster-wide config (read, set with compare-and-set, watch). */
+  readonly config: CoordinatorConfig;
+  private readonly transport: WsTransport;
+  private readonly coordinator: Coordinator;
+  private readonly cache: CacheNode;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(transport: WsTransport, coordinator: Coordinator, cache: CacheNode) {
+    this.transport = transport;
+    this.coordinator = coordinator;
+    this.cache = cache;
+    this.id = transport.localId;
+    this.url = transport.url;
+    this.config = coordinator.config;
+  }
+
+  /** See {@link Shoal.start}. */
+  static async start(options: ShoalOptions): Promise<ShoalNode> {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('Shoal.start needs options');
+    }
+    const logger = options.logger ?? silentLogger;
+    const id = options.id ?? `node-${randomBytes(4).toString('hex')}`;
+    const maxMemoryBytes =
+      options.maxMemory === undefined ? undefined : parseByteSize(options.maxMemory, 'maxMemory');
+    const transport = await WsTransport.listen({
+      id,
+      secret: options.secret,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.port === undefined ? {} : { port: options.port }),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      logger,
+    });
+    transport.setHttpHandler((request, response) => serveHttp(id, request, response));
+    let storage: FileStorage | undefined;
+    let coordinator: Coordinator | undefined;
+    try {
+      const advertisedAddress = options.advertisedAddress ?? transport.url;
+      const voters = parseVoters(options.voters, id, advertisedAddress);
+      if (options.dataDir !== undefined)
+        storage = await FileStorage.open(options.dataDir, { logger });
+      const timing = options.coordinator ?? {};
+      coordinator = await Coordinator.start({
+        id,
+        voters,
+        advertisedAddress,
+        transport,
+        logger,
+        ...(storage === undefined ? {} : { storage }),
+        ...definedOnly(timing),
+      });
+      await coordinator.whenJoined(options.joinTimeoutMs ?? 15_000);
+      const cache = new CacheNode({
+        ...options.tuning,
+        transport,
+        viewSource: coordinator,
+        logger,
+        ...(maxMemoryBytes === undefined ? {} : { maxMemoryBytes }),
+        ...(options.maxEntries === undefined ? {} : { maxEntries: options.maxEntries }),
+        ...(options.maxValueBytes === undefined ? {} : { maxValueBytes: options.maxValueBytes }),
+        ...(options.replicationFactor === undefined
+          ? {}
+          : { replicationFactor: options.replicationFactor }),
+        ...(options.writeConcern === undefined ? {} : { writeConcern: options.writeConcern }),
+      });
+      logger.info('shoal node started', { id, url: transport.url, voters: voters.length });
+      return new ShoalNode(transport, coordinator, cache);
+    } catch (error) {
+      if (coordinator !== undefined) await coordinator.stop();
+      else await storage?.close();
+      await transport.close();
+      throw error;
+    }
+  }
+
+  get<V = unknown>(key: string, options?: ReadOptions): Promise<V | undefined> {
+    return this.cache.get<V>(key, options);
+  }
+
+  set(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
+    return this.cache.set(key, value, options);
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.cache.delete(key);
+  }
+
+  has(key: string, options?: ReadOptions): Promise<boolean> {
+    return this.cache.has(key, options);
+  }
+
+  ttl(key: string, options?: ReadOptions): Promise<number> {
+    return this.cache.ttl(key, options);
+  }
+
+  expire(key: string, ttlMs: number | null): Promise<boolean> {
+    return this.cache.expire(key, ttlMs);
+  }
+
+  incr(key: string, by?: number): Promise<number> {
+    return this.cache.incr(key, by);
+  }
+
+  mget<V = unknown>(keys: readonly string[], options?: ReadOptions): Promise<(V | undefined)[]> {
+    return this.cache.mget<V>(keys, options);
+  }
+
+  mset(entries: Iterable<readonly [string, unknown]>, options?: MsetOptions): Promise<void> {
+    return this.cache.mset(entries, options);
+  }
+
+  /** Cache counters, partitions by role, replication and handoff progress. */
+  stats(): CacheNodeStats {
+    return this.cache.stats();
+  }
+
+  /** The coordinator's state: role, leader, epochs, members. */
+  status(): CoordinatorStatus {
+    return this.coordinator.status();
+  }
+
+  /** The committed view this node routes by. */
+  view(): ClusterView | undefined {
+    return this.cache.view();
+  }
+
+  /** This node's role for `key`'s partition. */
+  roleOf(key: string): 'primary' | 'backup' | 'none' {
+    return this.cache.roleOf(key);
+  }
+
+  /** Whether every partition this node owns is in sync. */
+  isSettled(): boolean {
+    return this.cache.isSettled();
+  }
+
+  /**
+   * Stops serving, leaves the cluster (the coordinator commits the leave, so the
+   * other owners take over at once instead of after a session timeout), and closes
+   * the listener. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.cache.stop();
+      await this.coordinator.stop();
+      await this.transport.close();
+    })();
+    return this.stopping;
+  }
+}
+
+/** Answers the non-WebSocket requests on the node's port. */
+function serveHttp(id: string, request: IncomingMessage, response: ServerResponse): void {
+  if (request.method === 'GET' && request.url === NODE_ID_PATH) {
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    response.end(id);
+    return;
+  }
+  response.writeHead(404, { 'content-type': 'text/plain' });
+  response.end('not found');
+}
+
+/** Reads `id=address` strings and objects; default: this node alone. */
+function parseVoters(
+  voters: ShoalOptions['voters'],
+  id: string,
+  advertisedAddress: string,
+): CoordinatorVoter[] {
+  if (voters === undefined || voters.length === 0) return [{ id, address: advertisedAddress }];
+  if (!Array.isArray(voters)) throw new InvalidArgumentError('voters must be a list');
+  return voters.map((voter) => {
+    if (typeof voter === 'string') {
+      const equals = voter.indexOf('=');
+      if (equals <= 0 || equals === voter.length - 1) {
+        throw new InvalidArgumentError(`voter "${voter}" must look like id=host:port`);
+      }
+      return { id: voter.slice(0, equals), address: voter.slice(equals + 1) };
+    }
+    if (typeof voter !== 'object' || voter === null || typeof voter.id !== 'string') {
+      throw new InvalidArgumentError('each voter must be "id=host:port" or { id, address }');
+    }
+    return { id: voter.id, address: voter.address };
+  });
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, field]) => field !== undefined),
+  ) as Partial<T>;
+}
