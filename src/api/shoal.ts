@@ -136,7 +136,8 @@ export class ShoalNode implements ShoalCache {
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       logger,
     });
-    transport.setHttpHandler((request, response) => serveHttp(id, request, response));
+    let started: ShoalNode | undefined;
+    transport.setHttpHandler((request, response) => serveHttp(id, started, request, response));
     let storage: FileStorage | undefined;
     let coordinator: Coordinator | undefined;
     try {
@@ -169,7 +170,8 @@ export class ShoalNode implements ShoalCache {
         ...(options.writeConcern === undefined ? {} : { writeConcern: options.writeConcern }),
       });
       logger.info('shoal node started', { id, url: transport.url, voters: voters.length });
-      return new ShoalNode(transport, coordinator, cache);
+      started = new ShoalNode(transport, coordinator, cache);
+      return started;
     } catch (error) {
       if (coordinator !== undefined) await coordinator.stop();
       else await storage?.close();
@@ -254,11 +256,33 @@ export class ShoalNode implements ShoalCache {
   }
 }
 
+/** Where a node answers its status as JSON (counts and states only, no keys or values). */
+export const NODE_STATUS_PATH = '/shoal/status';
+
 /** Answers the non-WebSocket requests on the node's port. */
-function serveHttp(id: string, request: IncomingMessage, response: ServerResponse): void {
+function serveHttp(
+  id: string,
+  node: ShoalNode | undefined,
+  request: IncomingMessage,
+  response: ServerResponse,
+): void {
   if (request.method === 'GET' && request.url === NODE_ID_PATH) {
     response.writeHead(200, { 'content-type': 'text/plain' });
     response.end(id);
+    return;
+  }
+  if (request.method === 'GET' && request.url === NODE_STATUS_PATH && node !== undefined) {
+    const view = node.view();
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify({
+        id,
+        viewEpoch: view?.epoch ?? -1,
+        members: view?.members.map((member) => member.id) ?? [],
+        settled: node.isSettled(),
+        stats: node.stats(),
+      }),
+    );
     return;
   }
   response.writeHead(404, { 'content-type': 'text/plain' });

@@ -22,6 +22,8 @@ const SETTLED = 0;
 const MISSING = 1;
 /** Every backup is in, but a copy is still running: the release waits for it. */
 const COPYING = 2;
+/** Stale entries tolerated in the unsettled list before it is compacted. */
+const COMPACT_SLACK = 64;
 
 /**
  * Keeps the backups of this node's primary partitions in their replication streams:
@@ -48,7 +50,8 @@ export class StreamKeeper {
   private unsettledCount = 0;
   private readonly releasedEpoch = new Float64Array(PARTITION_COUNT).fill(-1);
   private readonly hintedAtMs = new Map<NodeId, number>();
-  private lastRehintMs = Number.NEGATIVE_INFINITY;
+  /** Per backup, partitions it was found missing from (may hold stale entries). */
+  private readonly missingByBackup = new Map<NodeId, number[]>();
   private timer: TimerHandle | undefined;
   private closed = false;
 
@@ -73,6 +76,8 @@ export class StreamKeeper {
    */
   viewChanged(changed: readonly number[]): void {
     for (const p of changed) {
+      // Only this node's primary partitions, and those it still tracks, concern it.
+      if (this.standing[p] === SETTLED && !this.host.isActivePrimary(p)) continue;
       if (this.dirtyFlag[p] === 0) {
         this.dirtyFlag[p] = 1;
         this.dirty.push(p);
@@ -87,36 +92,44 @@ export class StreamKeeper {
   }
 
   /**
-   * Periodic work: once per hint interval, partitions still waiting are examined again
-   * and their missing backups, if connected, asked again (a request may be lost).
+   * Periodic work: once per hint interval, each connected backup still missing from
+   * some streams is asked again (a request may be lost). Disconnected backups cost
+   * nothing here; they are asked when they reconnect.
    */
   tick(): void {
+    if (this.dirty.length > 0) this.process();
+    const placement = this.host.placement();
+    if (placement === undefined) return;
     const now = this.scheduler.now();
-    if (this.unsettled.length > 0 && now - this.lastRehintMs >= this.hintIntervalMs) {
-      this.lastRehintMs = now;
-      const kept: number[] = [];
-      for (const p of this.unsettled) {
-        if (this.standing[p] === SETTLED) {
-          this.listed[p] = 0;
-          continue;
-        }
-        kept.push(p);
-        if (this.dirtyFlag[p] === 0) {
-          this.dirtyFlag[p] = 1;
-          this.dirty.push(p);
-        }
+    for (const [backup, listed] of this.missingByBackup) {
+      const last = this.hintedAtMs.get(backup);
+      if (last !== undefined && now - last < this.hintIntervalMs) continue;
+      if (!this.host.isConnected(backup)) continue;
+      const still = listed.filter(
+        (p) =>
+          this.standing[p] === MISSING &&
+          placement.rankOf(backup, p) > 0 &&
+          this.host.streamOf(p, backup) === undefined,
+      );
+      if (still.length === 0) {
+        this.missingByBackup.delete(backup);
+        continue;
       }
-      this.unsettled = kept;
-      this.process(true);
-    } else if (this.dirty.length > 0) {
-      this.process(false);
+      this.missingByBackup.set(backup, still);
+      this.hint(placement, backup, still, now);
+    }
+    if (this.unsettled.length > 2 * this.unsettledCount + COMPACT_SLACK) {
+      this.unsettled = this.unsettled.filter((p) => {
+        if (this.standing[p] !== SETTLED) return true;
+        this.listed[p] = 0;
+        return false;
+      });
     }
   }
 
-  /** A backup came back: ask it again at once for what it misses. */
+  /** A backup came back: ask it again at the next tick for what it misses. */
   peerUp(peer: NodeId): void {
     this.hintedAtMs.delete(peer);
-    this.lastRehintMs = Number.NEGATIVE_INFINITY;
   }
 
   close(): void {
@@ -128,7 +141,7 @@ export class StreamKeeper {
     if (this.timer !== undefined || this.closed) return;
     this.timer = this.scheduler.setTimeout(() => {
       this.timer = undefined;
-      this.process(false);
+      this.process();
     }, 0);
   }
 
@@ -147,18 +160,14 @@ export class StreamKeeper {
     }
   }
 
-  /**
-   * Examines the marked partitions. Newly missing backups are asked at once; with
-   * `rehint`, every backup still missing is asked again if its last request is older
-   * than the hint interval.
-   */
-  private process(rehint: boolean): void {
+  /** Examines the marked partitions; backups that newly miss a stream are asked at once. */
+  private process(): void {
     const placement = this.host.placement();
     if (placement === undefined || this.closed) return;
     const list = this.dirty;
     this.dirty = [];
     const now = this.scheduler.now();
-    const hints = new Map<NodeId, number[]>();
+    const fresh = new Map<NodeId, number[]>();
     const released: number[] = [];
     for (const p of list) {
       this.dirtyFlag[p] = 0;
@@ -167,22 +176,26 @@ export class StreamKeeper {
         continue;
       }
       const owners = placement.ownersOf(p);
+      const wasMissing = this.standing[p] === MISSING;
       let missing = false;
       for (let rank = 1; rank < owners.length; rank++) {
         const backup = owners[rank]!;
         if (this.host.streamOf(p, backup) !== undefined) continue;
         missing = true;
-        const fresh = this.standing[p] !== MISSING;
-        const last = this.hintedAtMs.get(backup);
-        const due = rehint && (last === undefined || now - last >= this.hintIntervalMs);
-        if ((fresh || due) && this.host.isConnected(backup)) {
-          let partitions = hints.get(backup);
-          if (partitions === undefined) {
-            partitions = [];
-            hints.set(backup, partitions);
-          }
-          partitions.push(p);
+        if (wasMissing) continue;
+        let listed = this.missingByBackup.get(backup);
+        if (listed === undefined) {
+          listed = [];
+          this.missingByBackup.set(backup, listed);
         }
+        listed.push(p);
+        if (!this.host.isConnected(backup)) continue;
+        let partitions = fresh.get(backup);
+        if (partitions === undefined) {
+          partitions = [];
+          fresh.set(backup, partitions);
+        }
+        partitions.push(p);
       }
       if (missing) {
         this.setStanding(p, MISSING);
@@ -201,19 +214,17 @@ export class StreamKeeper {
       this.releasedEpoch[p] = placement.epoch;
       released.push(p);
     }
-    for (const [backup, partitions] of hints) {
-      this.hintedAtMs.set(backup, now);
-      this.host.send(backup, {
-        t: 'needsync',
-        e: placement.epoch,
-        ps: encodePartitions(partitions),
-      });
-    }
+    for (const [backup, partitions] of fresh) this.hint(placement, backup, partitions, now);
     if (released.length > 0) {
       const message = { t: 'release', e: placement.epoch, ps: encodePartitions(released) };
       for (const member of placement.members) {
         if (member.id !== this.host.nodeId) this.host.send(member.id, message);
       }
     }
+  }
+
+  private hint(placement: Placement, backup: NodeId, partitions: number[], now: number): void {
+    this.hintedAtMs.set(backup, now);
+    this.host.send(backup, { t: 'needsync', e: placement.epoch, ps: encodePartitions(partitions) });
   }
 }
