@@ -1,0 +1,240 @@
+import { Shoal, type ShoalNode } from '../api/index.js';
+import { ShoalError } from '../util/errors.js';
+import type { Command, CommandContext } from './command.js';
+import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
+import { JsonLogger } from './json-logger.js';
+import { formatNode, type KnownNode } from './node-address.js';
+import { discoverNodes } from './node-discovery.js';
+import { type ResolvedSecret, resolveSecret, SECRET_ENV } from './secret-source.js';
+import {
+  resolveStartSettings,
+  START_DEFAULTS,
+  START_FLAGS,
+  type StartSettings,
+} from './start-settings.js';
+
+/** How long a graceful stop may take before the process gives up on it. */
+const STOP_TIMEOUT_MS = 10_000;
+/** How often the running node is checked for a fatal failure (its storage died). */
+const HEALTH_CHECK_INTERVAL_MS = 1_000;
+/** Budget to learn the ids of `--join` addresses given without one. */
+const JOIN_DISCOVERY_TIMEOUT_MS = 5_000;
+/** Exit codes after a forced stop: 128 + the signal's number, as shells report them. */
+const FORCED_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/** `shoal start`. */
+export const startCommand: Command = {
+  name: 'start',
+  summary: 'run a cluster node in the foreground',
+  usage: `usage: shoal start [options]
+
+Runs a node until SIGINT or SIGTERM; it then leaves the cluster cleanly (its
+partitions move to the other owners at once). A second signal forces the exit.
+With no options: a single-node cluster on ${START_DEFAULTS.host}:${START_DEFAULTS.port}, id ${START_DEFAULTS.id}, with a
+generated secret printed once.
+
+  --id ID                  this node's id (default ${START_DEFAULTS.id}); ids, not addresses, name nodes
+  --host HOST              interface to listen on (default ${START_DEFAULTS.host})
+  --port PORT              port to listen on; 0 picks a free one (default ${START_DEFAULTS.port})
+  --advertise ADDR         host:port other nodes dial to reach this one (default: where it listens)
+  --voters ID=ADDR,...     the coordinator ensemble (1, 3 or 5 nodes), as this node dials them;
+                           repeatable. A node whose id is not listed joins as a learner.
+  --join ID=ADDR,...       join an existing cluster as a learner: its voters (an ADDR
+                           without ID= is asked for its id)
+  --secret-file FILE       read the cluster secret from FILE (default: $${SECRET_ENV}; else one
+                           is generated and printed)
+  --secret TEXT            the cluster secret (visible to other users in ps; prefer the above)
+  --replication-factor N   owners per partition, 1 to 16 (default 2; every node must agree)
+  --max-memory SIZE        most bytes the store holds, e.g. 256mb, 1gb (default 256mb)
+  --write-concern C        one, quorum or all: owners that hold a write before it is
+                           acknowledged (default all)
+  --data-dir DIR           persist the coordinator log there (a restarted voter keeps its promises)
+  --log-level LEVEL        debug, info, warn or error: JSON lines on stderr (default ${START_DEFAULTS.logLevel})
+  --join-timeout MS        how long to wait for a quorum of voters (default ${START_DEFAULTS.joinTimeoutMs})
+  --config FILE            read settings from a JSON file; keys are the camelCase flag names
+                           (port, voters, maxMemory, secretFile, ...); flags override it
+
+Exit codes: 0 stopped cleanly, 1 failed to start or stop, 2 bad command line,
+130/143 forced by a second SIGINT/SIGTERM.`,
+  flags: START_FLAGS,
+  async run(args, context) {
+    const settings = await resolveStartSettings(args);
+    const secret = await resolveSecret(
+      { flag: settings.secretFlag, file: settings.secretFile, env: context.env[SECRET_ENV] },
+      true,
+    );
+    const logger = new JsonLogger(settings.logLevel, { secrets: [secret.secret] });
+    const voters = await votersOf(settings);
+    if (voters !== undefined && voters.length > 1) {
+      context.out(
+        `waiting up to ${Math.round(settings.joinTimeoutMs / 1000)} s for a quorum of voters (${voters.map((voter) => voter.id).join(', ')}) ...`,
+      );
+    }
+    const node = await startNode(settings, secret, voters, logger);
+    for (const line of banner(node, settings, secret, voters, context)) context.out(line);
+    return runUntilSignalled(node, logger, context);
+  },
+};
+
+/** The voters to pass to `Shoal.start`: `--voters`, or `--join` with every id known. */
+async function votersOf(settings: StartSettings): Promise<KnownNode[] | undefined> {
+  if (settings.voters !== undefined) return [...settings.voters];
+  if (settings.join === undefined) return undefined;
+  return discoverNodes(settings.join, JOIN_DISCOVERY_TIMEOUT_MS);
+}
+
+async function startNode(
+  settings: StartSettings,
+  secret: ResolvedSecret,
+  voters: readonly KnownNode[] | undefined,
+  logger: JsonLogger,
+): Promise<ShoalNode> {
+  try {
+    return await Shoal.start({
+      id: settings.id,
+      host: settings.host,
+      port: settings.port,
+      secret: secret.secret,
+      ...(voters === undefined ? {} : { voters: voters.map(formatNode) }),
+      ...(settings.advertisedAddress === undefined
+        ? {}
+        : { advertisedAddress: settings.advertisedAddress }),
+      ...(settings.replicationFactor === undefined
+        ? {}
+        : { replicationFactor: settings.replicationFactor }),
+      ...(settings.maxMemoryBytes === undefined ? {} : { maxMemory: settings.maxMemoryBytes }),
+      ...(settings.writeConcern === undefined ? {} : { writeConcern: settings.writeConcern }),
+      ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
+      joinTimeoutMs: settings.joinTimeoutMs,
+      logger,
+    });
+  } catch (error) {
+    throw new ShoalError('ERR_CLI_START', startFailure(error, settings, voters), { cause: error });
+  }
+}
+
+/** One line saying why the node did not start, in the user's terms. */
+function startFailure(
+  error: unknown,
+  settings: StartSettings,
+  voters: readonly KnownNode[] | undefined,
+): string {
+  const code = (error as { code?: unknown }).code;
+  const where = `${settings.host}:${settings.port}`;
+  if (code === 'EADDRINUSE')
+    return `cannot listen on ${where}: the port is in use (choose another with --port)`;
+  if (code === 'EADDRNOTAVAIL')
+    return `cannot listen on ${where}: no such local address (check --host)`;
+  if (code === 'EACCES') return `cannot listen on ${where}: permission denied`;
+  if (code === 'ERR_COORD_TIMEOUT') {
+    const ids = (voters ?? []).map((voter) => voter.id).join(', ');
+    return `did not join the cluster within ${settings.joinTimeoutMs} ms: no quorum of the voters (${ids}) answered (are they running, with the same secret?)`;
+  }
+  return `cannot start ${settings.id}: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/** What a person needs after the node is up: where it is, how to add nodes and clients. */
+function banner(
+  node: ShoalNode,
+  settings: StartSettings,
+  secret: ResolvedSecret,
+  voters: readonly KnownNode[] | undefined,
+  context: CommandContext,
+): string[] {
+  const status = node.status();
+  const ensemble = voters ?? [{ id: node.id, url: node.url }];
+  const isVoter = ensemble.some((voter) => voter.id === node.id);
+  const seed = `${node.id}=${node.url}`;
+  const shoal = context.invocation;
+  const secretFlag =
+    secret.origin === 'file' && secret.file !== undefined ? ` --secret-file ${secret.file}` : '';
+  const lines = [
+    `shoal node ${node.id} listening on ${node.url} (${isVoter ? `voter, ${status.role}` : 'learner'}; view epoch ${status.viewEpoch}, ${status.members.length} member${status.members.length === 1 ? '' : 's'})`,
+  ];
+  if (secret.origin === 'generated') {
+    lines.push(`export ${SECRET_ENV}=${secret.secret}   # generated secret, shown only this once`);
+  } else if (secret.origin === 'flag') {
+    lines.push(`give other nodes and clients the same secret (${SECRET_ENV} or --secret-file)`);
+  }
+  lines.push(
+    `join another node:  ${shoal} start --id ${nextId(node.id, ensemble)} --port ${nextPort(settings.port)} --join ${ensemble.map(formatNode).join(',')}${secretFlag}`,
+    `connect a client:   ${shoal} set greeting hello --seed ${seed}${secretFlag} && ${shoal} get greeting --seed ${seed}${secretFlag}`,
+    `cluster status:     ${shoal} status --seed ${seed}${secretFlag}`,
+    'press Ctrl-C to stop (the node leaves the cluster cleanly)',
+  );
+  return lines;
+}
+
+/** `node-1` -> `node-2` (skipping ids in use); other ids get a `-2` suffix. */
+function nextId(id: string, taken: readonly KnownNode[]): string {
+  const match = /^(.*?)(\d+)$/.exec(id);
+  const stem = match === null ? `${id}-` : match[1]!;
+  let number = match === null ? 2 : Number(match[2]) + 1;
+  while (taken.some((node) => node.id === `${stem}${number}`)) number++;
+  return `${stem}${number}`;
+}
+
+function nextPort(port: number): number {
+  return port === 0 || port === 65_535 ? 0 : port + 1;
+}
+
+/**
+ * Serves until SIGINT/SIGTERM, then stops the node gracefully (bounded); a second
+ * signal exits at once. Also stops, with exit code 1, if the node fails on its own.
+ */
+function runUntilSignalled(
+  node: ShoalNode,
+  logger: JsonLogger,
+  context: CommandContext,
+): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const signals = ['SIGINT', 'SIGTERM'] as const;
+    const finish = (code: number): void => {
+      clearInterval(health);
+      for (const signal of signals) process.off(signal, onSignal);
+      resolve(code);
+    };
+    const stop = (reason: string, code: number): void => {
+      stopping = true;
+      context.err(`shoal: ${reason}; stopping ${node.id} (leaving the cluster) ...`);
+      logger.info('stopping', { reason });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((done) => {
+        timer = setTimeout(() => done('timeout'), STOP_TIMEOUT_MS);
+      });
+      Promise.race([node.stop().then(() => 'stopped' as const), timeout]).then(
+        (outcome) => {
+          clearTimeout(timer);
+          if (outcome === 'timeout') {
+            context.err(`shoal: ${node.id} did not stop within ${STOP_TIMEOUT_MS} ms`);
+            finish(EXIT_FAILURE);
+            return;
+          }
+          context.err(`shoal: ${node.id} stopped`);
+          finish(code);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          context.err(
+            `shoal: stopping ${node.id} failed: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          finish(EXIT_FAILURE);
+        },
+      );
+    };
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (!stopping) {
+        stop(`${signal} received`, EXIT_OK);
+        return;
+      }
+      context.err(`shoal: second ${signal}; exiting without a clean leave`);
+      process.exit(FORCED_EXIT_CODES[signal] ?? EXIT_FAILURE);
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    const health = setInterval(() => {
+      const failed = node.status().failed;
+      if (failed !== undefined && !stopping) stop(`the node failed (${failed})`, EXIT_FAILURE);
+    }, HEALTH_CHECK_INTERVAL_MS);
+  });
+}
