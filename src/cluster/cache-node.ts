@@ -222,7 +222,7 @@ export class CacheNode implements ShoalCache {
         streamOf: (p, backup) => this.streams.get(p, backup),
         replicate: (target, p, epoch, items) => this.replicate(target, p, epoch, items),
         backupDiverged: (p, backup) => this.backupDiverged(p, backup),
-        backupsMissing: (p) => this.keeper.mark(p),
+        backupsMissing: (p) => this.keeper.urgent(p),
       },
       this.store,
       this.states,
@@ -1011,11 +1011,25 @@ export class CacheNode implements ShoalCache {
       return errorReply(error);
     }
     switch (request.t) {
-      case 'op':
+      case 'op': {
+        // Reads of an active primary's partition are answered synchronously: no
+        // promise hops on the hot path of clients.
+        const op = request.op;
+        if (isRead(op) && this.placement !== undefined && request.e <= this.placement.epoch) {
+          const mode = this.states.mode[partitionOf(op.key)];
+          if (
+            mode === MODE_PRIMARY_ACTIVE
+              ? op.any || this.viewSource.hasQuorum()
+              : op.any && mode === MODE_BACKUP_ACTIVE
+          ) {
+            return { ok: true, r: encodeResult(this.readLocal(op)) } satisfies OpReply;
+          }
+        }
         return this.serveRemote(request.e, request.op).then(
           (result) => ({ ok: true, r: encodeResult(result) }) satisfies OpReply,
           (error: unknown) => this.refusal(error, request.e),
         );
+      }
       case 'ops':
         return Promise.all(
           request.ops.map((op) =>
@@ -1184,6 +1198,8 @@ export class CacheNode implements ShoalCache {
         }
         if (resync.length > 0) this.handoff.resyncBackup(resync);
         this.handoff.nudge(from);
+        // Writes are waiting for these: copy them now, ahead of the rest.
+        if (decoded.urgent) this.handoff.expedite(decoded.ps);
         return;
       }
       case 'adopt': {

@@ -15,6 +15,8 @@ import { fromBytes, type StoredValue } from './value-codec.js';
  * retry delays, unless the primary asks for it first.
  */
 const PRIMARY_WAIT_FACTOR = 10;
+/** Sessions started out of plan for partitions with waiting writes, at most, at once. */
+const URGENT_SESSIONS = 8;
 
 /** Limits and timing of the pulling side of handoff. */
 export interface HandoffOptions {
@@ -74,8 +76,17 @@ class PullSession {
   readonly buffered: BufferedBatch[] = [];
   bufferedItems = 0;
   cancelled = false;
+  readonly urgent: boolean;
 
-  constructor(sid: string, source: NodeId, epoch: number, backup: boolean, partitions: number[]) {
+  constructor(
+    sid: string,
+    source: NodeId,
+    epoch: number,
+    backup: boolean,
+    partitions: number[],
+    urgent: boolean,
+  ) {
+    this.urgent = urgent;
     this.sid = sid;
     this.source = source;
     this.epoch = epoch;
@@ -122,6 +133,7 @@ export class Handoff {
   /** Primaries that refused some partitions (not active yet): asked again only after this. */
   private readonly primaryNotBeforeMs = new Map<NodeId, number>();
   private probing = false;
+  private urgentSessions = 0;
   private planTimer: TimerHandle | undefined;
   private planAtMs = Number.POSITIVE_INFINITY;
   private closed = false;
@@ -203,6 +215,36 @@ export class Handoff {
   nudge(primary?: NodeId): void {
     if (primary !== undefined) this.primaryNotBeforeMs.delete(primary);
     if (this.primaryPending.size + this.backupPending.size > 0) this.schedule(0);
+  }
+
+  /**
+   * Writes wait for these backup partitions: pull the ones not yet being copied in a
+   * session of their own right away, beside the planned ones (at most
+   * `URGENT_SESSIONS` such sessions at once).
+   */
+  expedite(partitions: readonly number[]): void {
+    const placement = this.host.placement();
+    if (placement === undefined || this.closed || this.urgentSessions >= URGENT_SESSIONS) return;
+    const byPrimary = new Map<NodeId, number[]>();
+    for (const p of partitions) {
+      if (!this.backupPending.has(p) || this.sessionOf[p] !== undefined) continue;
+      const primary = placement.primaryOf(p);
+      let list = byPrimary.get(primary);
+      if (list === undefined) {
+        list = [];
+        byPrimary.set(primary, list);
+      }
+      list.push(p);
+    }
+    for (const [primary, list] of byPrimary) {
+      if (this.urgentSessions >= URGENT_SESSIONS) return;
+      this.startSession(placement.epoch, primary, true, list, true);
+    }
+  }
+
+  /** Sessions started by planning (urgent ones do not count against the limit). */
+  private plannedSessions(): number {
+    return this.sessions.size - this.urgentSessions;
   }
 
   /** Partitions still to pull, as primary or backup. */
@@ -312,7 +354,7 @@ export class Handoff {
     }
     for (const [primary, partitions] of byPrimary) {
       for (let i = 0; i < partitions.length; i += this.options.maxPartitionsPerSession) {
-        if (this.sessions.size >= this.options.maxConcurrentSessions) return;
+        if (this.plannedSessions() >= this.options.maxConcurrentSessions) return;
         const chunk = partitions.slice(i, i + this.options.maxPartitionsPerSession);
         this.startSession(placement.epoch, primary, true, chunk);
       }
@@ -393,7 +435,7 @@ export class Handoff {
     let deferred = false;
     for (const [source, list] of bySource) {
       for (let i = 0; i < list.length; i += this.options.maxPartitionsPerSession) {
-        if (this.sessions.size >= this.options.maxConcurrentSessions) {
+        if (this.plannedSessions() >= this.options.maxConcurrentSessions) {
           deferred = true;
           break;
         }
@@ -410,9 +452,16 @@ export class Handoff {
 
   // ---- sessions -------------------------------------------------------------------
 
-  private startSession(epoch: number, source: NodeId, backup: boolean, partitions: number[]): void {
+  private startSession(
+    epoch: number,
+    source: NodeId,
+    backup: boolean,
+    partitions: number[],
+    urgent = false,
+  ): void {
     const sid = `${this.sidPrefix}${(this.sidCounter++).toString(36)}`;
-    const session = new PullSession(sid, source, epoch, backup, partitions);
+    const session = new PullSession(sid, source, epoch, backup, partitions, urgent);
+    if (urgent) this.urgentSessions++;
     this.sessions.add(session);
     for (const p of partitions) this.sessionOf[p] = session;
     void this.run(session);
@@ -556,7 +605,8 @@ export class Handoff {
   }
 
   private detach(session: PullSession): void {
-    this.sessions.delete(session);
+    if (!this.sessions.delete(session)) return;
+    if (session.urgent) this.urgentSessions--;
     for (const p of session.partitions) {
       if (this.sessionOf[p] === session) this.sessionOf[p] = undefined;
     }

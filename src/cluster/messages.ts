@@ -91,7 +91,7 @@ export type CacheRequest =
 
 export type CacheMessage =
   | { t: 'sclose'; sid: string }
-  | { t: 'needsync'; e: number; ps: number[] }
+  | { t: 'needsync'; e: number; ps: number[]; urgent: boolean }
   | { t: 'adopt'; e: number; ps: number[]; sid: string }
   | { t: 'release'; e: number; ps: number[] }
   | { t: 'drop'; e: number; items: [string, number][] };
@@ -320,7 +320,12 @@ export function decodeMessage(value: unknown): CacheMessage | undefined {
       case 'sclose':
         return { t: 'sclose', sid: sidOf(value.sid) };
       case 'needsync':
-        return { t: 'needsync', e: epochOf(value.e), ps: partitionsOf(value.ps) };
+        return {
+          t: 'needsync',
+          e: epochOf(value.e),
+          ps: partitionsOf(value.ps),
+          urgent: value.u === true,
+        };
       case 'adopt':
         return {
           t: 'adopt',

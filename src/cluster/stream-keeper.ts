@@ -49,6 +49,7 @@ export class StreamKeeper {
   private readonly listed = new Uint8Array(PARTITION_COUNT);
   private unsettledCount = 0;
   private readonly releasedEpoch = new Float64Array(PARTITION_COUNT).fill(-1);
+  private readonly urgentAtMs = new Float64Array(PARTITION_COUNT).fill(Number.NEGATIVE_INFINITY);
   private readonly hintedAtMs = new Map<NodeId, number>();
   /** Per backup, partitions it was found missing from (may hold stale entries). */
   private readonly missingByBackup = new Map<NodeId, number[]>();
@@ -123,6 +124,31 @@ export class StreamKeeper {
         if (this.standing[p] !== SETTLED) return true;
         this.listed[p] = 0;
         return false;
+      });
+    }
+  }
+
+  /**
+   * Writes to `partition` are waiting for backups that are not in its stream: ask them
+   * at once to copy this partition ahead of others (at most once per hint interval).
+   */
+  urgent(partition: number): void {
+    this.mark(partition);
+    const placement = this.host.placement();
+    if (placement === undefined || !this.host.isActivePrimary(partition)) return;
+    const now = this.scheduler.now();
+    if (now - this.urgentAtMs[partition]! < this.hintIntervalMs) return;
+    this.urgentAtMs[partition] = now;
+    const owners = placement.ownersOf(partition);
+    for (let rank = 1; rank < owners.length; rank++) {
+      const backup = owners[rank]!;
+      if (this.host.streamOf(partition, backup) !== undefined) continue;
+      if (!this.host.isConnected(backup)) continue;
+      this.host.send(backup, {
+        t: 'needsync',
+        e: placement.epoch,
+        ps: encodePartitions([partition]),
+        u: true,
       });
     }
   }
