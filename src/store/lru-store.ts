@@ -117,8 +117,9 @@ const INITIAL_SLOTS = 16;
  * while `clock.now() < expiresAt`. Expired entries are never returned; they are
  * reclaimed lazily by `get`, when they reach the LRU end during eviction, and by the
  * active sweep: each `set` examines `sweepSamplesPerCall` slots from a rotating
- * cursor (Redis samples randomly; a cursor is deterministic and covers every slot in
- * `capacity / samples` calls), and `sweepExpired(n)` does the same on demand.
+ * cursor (Redis samples randomly; a cursor is deterministic and visits every used
+ * slot once per `slotsUsed / samples` calls), and `sweepExpired(n)` does the same on
+ * demand.
  * Until reclaimed, an expired entry still counts in `size`, `bytes` and the bounds,
  * as in Redis's DBSIZE.
  *
