@@ -1,0 +1,59 @@
+/**
+ * Long nemesis runs over real node processes (see test/support/chaos-run.ts).
+ * Usage: node --import tsx scripts/chaos.ts [--minutes N] [--seed S] [--nodes N]
+ *        [--faults kill-restart,pause,...]
+ * Prints one line per fault, then the summary as one JSON object on the last line.
+ * Exits 1 when the run found a violation, a lost write or a divergent replica.
+ */
+import { parseArgs } from 'node:util';
+import { FAULT_KINDS, type FaultKind } from '../test/support/chaos-nemesis.js';
+import { runChaos, SHORT_RUN } from '../test/support/chaos-run.js';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    seed: { type: 'string' },
+    nodes: { type: 'string', default: '5' },
+    faults: { type: 'string', default: FAULT_KINDS.join(',') },
+  },
+});
+
+function positiveNumber(name: string, text: string | undefined): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    process.stderr.write(`chaos: --${name} must be a positive number, got ${String(text)}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const minutes = positiveNumber('minutes', values.minutes);
+const nodes = positiveNumber('nodes', values.nodes);
+const seed =
+  values.seed === undefined
+    ? Math.floor(Math.random() * 2 ** 31)
+    : positiveNumber('seed', values.seed);
+const faultKinds = (values.faults ?? '').split(',').filter((kind) => kind !== '');
+for (const kind of faultKinds) {
+  if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
+    process.stderr.write(`chaos: unknown fault ${kind}; known: ${FAULT_KINDS.join(', ')}\n`);
+    process.exit(2);
+  }
+}
+
+process.stdout.write(`chaos: seed ${seed}, ${nodes} nodes, ${minutes} min\n`);
+const summary = await runChaos({
+  ...SHORT_RUN,
+  seed,
+  nodes,
+  durationMs: Math.round(minutes * 60_000),
+  faultKinds: faultKinds as FaultKind[],
+  log: (line) => process.stdout.write(`${line}\n`),
+});
+if (summary.violationReport !== undefined) process.stdout.write(`${summary.violationReport}\n`);
+process.stdout.write(`${JSON.stringify(summary)}\n`);
+process.exitCode =
+  summary.violations + summary.lostWrites + summary.divergentKeys > 0 ||
+  summary.linearizability !== 'linearizable'
+    ? 1
+    : 0;

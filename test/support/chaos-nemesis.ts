@@ -1,0 +1,142 @@
+/**
+ * The seeded nemesis of the chaos suite: one fault at a time on a {@link ChaosCluster},
+ * held for a while, then healed, then a wait until the cluster has every node back in
+ * its view and settled. Partitions go through the proxies between node processes
+ * (clients keep reaching every node, so a node on the minority side is asked to serve
+ * and must refuse).
+ */
+import type { Random } from '../../src/util/random.js';
+import type { ChaosCluster } from './chaos-cluster.js';
+
+/** The faults the nemesis knows. */
+export const FAULT_KINDS = [
+  'kill-restart',
+  'pause',
+  'isolate-drop',
+  'isolate-close',
+  'split-drop',
+  'slow-links',
+] as const;
+
+/** One kind of fault; see {@link FAULT_KINDS}. */
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Timing of the nemesis. */
+export interface NemesisTiming {
+  /** How long a fault is held: pauses and partitions must outlast the session timeout. */
+  readonly holdMs: number;
+  /** How long the cluster may take to have every node back and settled after a heal. */
+  readonly recoverMs: number;
+}
+
+/** What happened in one nemesis step. */
+export interface FaultRecord {
+  readonly kind: FaultKind;
+  readonly targets: readonly string[];
+  /** ms since the run started. */
+  readonly atMs: number;
+  /** Whether every node was back in the view and settled within `recoverMs`. */
+  recovered: boolean;
+  /** An error the nemesis itself met (for example a restart that timed out). */
+  error?: string;
+}
+
+/** Most status polls per recovery wait. */
+const MAX_RECOVERY_POLLS = 1_000;
+/** Pause between two recovery polls: the poll itself, not a stand-in for sync. */
+const RECOVERY_POLL_MS = 200;
+
+/** Returns `count` distinct ids of `ids` chosen by `random`. */
+function pick(random: Random, ids: readonly string[], count: number): string[] {
+  const pool = [...ids];
+  const chosen: string[] = [];
+  while (chosen.length < count && pool.length > 0) {
+    chosen.push(pool.splice(random.int(pool.length), 1)[0]!);
+  }
+  return chosen;
+}
+
+/** Applies one fault of `kind`, holds it, heals, and waits for recovery. */
+export async function runFault(
+  cluster: ChaosCluster,
+  random: Random,
+  kind: FaultKind,
+  timing: NemesisTiming,
+  startMs: number,
+  hold: (ms: number) => Promise<void>,
+): Promise<FaultRecord> {
+  const ids = cluster.ids;
+  const minority = pick(random, ids, Math.max(1, Math.floor((ids.length - 1) / 2)));
+  const victim = minority[0]!;
+  const others = ids.filter((id) => !minority.includes(id));
+  const record: FaultRecord = {
+    kind,
+    targets: kind === 'split-drop' ? minority : [victim],
+    atMs: Math.round(Date.now() - startMs),
+    recovered: false,
+  };
+  try {
+    switch (kind) {
+      case 'kill-restart':
+        await cluster.kill(victim);
+        await hold(timing.holdMs);
+        await cluster.restart(victim);
+        break;
+      case 'pause':
+        cluster.pause(victim);
+        await hold(timing.holdMs);
+        cluster.resume(victim);
+        break;
+      case 'isolate-drop':
+      case 'isolate-close':
+        cluster.partition(
+          [[victim], ids.filter((id) => id !== victim)],
+          kind === 'isolate-drop' ? { kind: 'drop' } : { kind: 'close' },
+        );
+        await hold(timing.holdMs);
+        cluster.heal();
+        break;
+      case 'split-drop':
+        cluster.partition([minority, others], { kind: 'drop' });
+        await hold(timing.holdMs);
+        cluster.heal();
+        break;
+      case 'slow-links':
+        for (const id of ids) {
+          if (id !== victim)
+            cluster.setLink(victim, id, { kind: 'delay', delayMs: 20 + random.int(200) });
+        }
+        await hold(timing.holdMs);
+        cluster.heal();
+        break;
+    }
+  } catch (error) {
+    record.error = error instanceof Error ? error.message.slice(0, 300) : String(error);
+    cluster.heal();
+    for (const id of ids) {
+      if (!cluster.isRunning(id)) {
+        await cluster.restart(id).catch((restartError: unknown) => {
+          record.error += ` / restart of ${id} failed: ${String(restartError).slice(0, 200)}`;
+        });
+      }
+    }
+  }
+  record.recovered = await waitRecovered(cluster, timing.recoverMs);
+  return record;
+}
+
+/** Polls every node's status until all list every node and are settled, or the deadline. */
+export async function waitRecovered(cluster: ChaosCluster, recoverMs: number): Promise<boolean> {
+  const deadline = Date.now() + recoverMs;
+  for (let poll = 0; poll < MAX_RECOVERY_POLLS && Date.now() < deadline; poll++) {
+    const statuses = await Promise.all(
+      cluster.ids.map((id) => cluster.status(id, 1_000).catch(() => undefined)),
+    );
+    const healthy = statuses.every(
+      (status) => status?.settled === true && status.members.length === cluster.ids.length,
+    );
+    if (healthy) return true;
+    await new Promise((resolve) => setTimeout(resolve, RECOVERY_POLL_MS));
+  }
+  return false;
+}
