@@ -140,6 +140,8 @@ async function startRedis(): Promise<{ client: Redis; pipelined: Redis; port: nu
     lazyConnect: true,
     maxRetriesPerRequest: 20,
   });
+  // Refused connects while redis-server starts are expected; the loop below retries them.
+  client.on('error', () => {});
   for (let attempt = 0; ; attempt++) {
     try {
       await client.connect();

@@ -55,11 +55,15 @@ export interface CacheNodeOptions {
   readonly maxQueuedPerPartition?: number;
   /** Most writes per replication batch. Default 256. */
   readonly maxBatchWrites?: number;
-  /** Handoff chunk size in entries. Default 2000. */
+  /** Handoff chunk size in entries. Default 4000. */
   readonly syncChunkEntries?: number;
   /** Handoff chunk size in bytes. Default 1 MiB. */
   readonly syncChunkBytes?: number;
-  /** Most partitions per handoff session. Default 256. */
+  /**
+   * Most partitions per handoff session. Each session walks the source's store once,
+   * and writes to its partitions wait until it completes. Default 1024 (1/16 of the
+   * partitions: a node joining a loaded cluster costs its sources about 16 walks).
+   */
   readonly syncPartitionsPerSession?: number;
   /** Most handoff sessions pulled at once. Default 4. */
   readonly syncConcurrentSessions?: number;
@@ -189,12 +193,12 @@ export function resolveCacheNodeOptions(options: CacheNodeOptions): ResolvedCach
       10_000,
     ),
     maxBatchWrites: positiveInteger('maxBatchWrites', options.maxBatchWrites, 256),
-    syncChunkEntries: positiveInteger('syncChunkEntries', options.syncChunkEntries, 2_000),
+    syncChunkEntries: positiveInteger('syncChunkEntries', options.syncChunkEntries, 4_000),
     syncChunkBytes: positiveInteger('syncChunkBytes', options.syncChunkBytes, MIB),
     syncPartitionsPerSession: positiveInteger(
       'syncPartitionsPerSession',
       options.syncPartitionsPerSession,
-      256,
+      1_024,
     ),
     syncConcurrentSessions: positiveInteger(
       'syncConcurrentSessions',
