@@ -208,6 +208,20 @@ export class ChaosCluster {
     return Object.fromEntries(this.members.map((member) => [member.id, member.peakRssBytes]));
   }
 
+  /**
+   * Connections the proxies accepted, keyed `dialer->node`: shows that node-to-node
+   * links were told apart from clients (otherwise partitions would cut nothing).
+   */
+  connectionsByLink(): Record<string, number> {
+    const links: Record<string, number> = {};
+    for (const member of this.members) {
+      for (const [source, count] of member.proxy.acceptedBySource) {
+        links[`${source}->${member.id}`] = count;
+      }
+    }
+    return links;
+  }
+
   /** The node's status endpoint (through the real port, never through a proxy). */
   async status(id: string, timeoutMs: number): Promise<NodeStatus> {
     const member = this.member(id);

@@ -121,22 +121,40 @@ export async function runFault(
       }
     }
   }
-  record.recovered = await waitRecovered(cluster, timing.recoverMs);
+  const recovery = await waitRecovered(cluster, timing.recoverMs);
+  record.recovered = recovery.recovered;
+  if (!recovery.recovered) {
+    record.error = `${record.error ?? ''} not recovered: ${recovery.lastStatus}`.trim();
+  }
   return record;
 }
 
+/** Whether the cluster recovered, and what each node said last (for reports). */
+export interface Recovery {
+  readonly recovered: boolean;
+  readonly lastStatus: string;
+}
+
 /** Polls every node's status until all list every node and are settled, or the deadline. */
-export async function waitRecovered(cluster: ChaosCluster, recoverMs: number): Promise<boolean> {
+export async function waitRecovered(cluster: ChaosCluster, recoverMs: number): Promise<Recovery> {
   const deadline = Date.now() + recoverMs;
+  let lastStatus = 'never polled';
   for (let poll = 0; poll < MAX_RECOVERY_POLLS && Date.now() < deadline; poll++) {
     const statuses = await Promise.all(
       cluster.ids.map((id) => cluster.status(id, 1_000).catch(() => undefined)),
     );
+    lastStatus = statuses
+      .map((status, i) =>
+        status === undefined
+          ? `${cluster.ids[i]}: no answer`
+          : `${status.id}: epoch ${status.viewEpoch} members ${status.members.join(',')} ${status.settled ? 'settled' : 'unsettled'}`,
+      )
+      .join('; ');
     const healthy = statuses.every(
       (status) => status?.settled === true && status.members.length === cluster.ids.length,
     );
-    if (healthy) return true;
+    if (healthy) return { recovered: true, lastStatus };
     await new Promise((resolve) => setTimeout(resolve, RECOVERY_POLL_MS));
   }
-  return false;
+  return { recovered: false, lastStatus };
 }

@@ -58,6 +58,8 @@ export class ChaosProxy {
   private listeningPort = 0;
   /** Connections accepted, by the mode their link had then. */
   readonly accepted = { pass: 0, drop: 0, close: 0, delay: 0 };
+  /** Connections accepted, by the dialer they were attributed to. */
+  readonly acceptedBySource = new Map<string, number>();
 
   private constructor(
     target: string,
@@ -126,6 +128,7 @@ export class ChaosProxy {
       dialerPort === undefined ? 'client' : this.identify(dialerPort, this.listeningPort);
     const mode = this.modeOf(source);
     this.accepted[mode.kind]++;
+    this.acceptedBySource.set(source, (this.acceptedBySource.get(source) ?? 0) + 1);
     if (mode.kind === 'close' || this.connections.size >= MAX_CONNECTIONS) {
       downstream.resetAndDestroy();
       return;

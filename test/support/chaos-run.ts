@@ -71,6 +71,9 @@ export interface ChaosSummary {
   faultsByKind: Record<string, number>;
   /** Faults after which the cluster was not back to every node settled in time. */
   notRecovered: number;
+  /** Whether every node was in the view and settled before the final checks. */
+  finalRecovered: boolean;
+  finalStatus: string;
   nemesisErrors: string[];
   linearizability: 'linearizable' | 'not-linearizable' | 'unknown';
   violations: number;
@@ -86,6 +89,8 @@ export interface ChaosSummary {
   rssLimitMiB: number;
   rssOverLimit: string[];
   failureCodes: Record<string, number>;
+  /** Connections through the proxies by `dialer->node` (see `connectionsByLink`). */
+  connections: Record<string, number>;
 }
 
 /** Most operations one worker issues per run, whatever the duration. */
@@ -222,7 +227,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
     await Promise.all([...workers, nemesis]);
 
     cluster.heal();
-    await waitRecovered(cluster, 30_000);
+    const finalRecovery = await waitRecovered(cluster, 30_000);
     const checker = clients[0]!;
     const deadline = Date.now() + FINAL_READ_BUDGET_MS;
     let unreadableKeys = 0;
@@ -285,6 +290,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
       faults: faults.length,
       faultsByKind,
       notRecovered: faults.filter((fault) => !fault.recovered).length,
+      finalRecovered: finalRecovery.recovered,
+      finalStatus: finalRecovery.lastStatus,
       nemesisErrors: faults.flatMap((fault) => (fault.error === undefined ? [] : [fault.error])),
       linearizability: verdict.verdict,
       violations: verdict.verdict === 'not-linearizable' ? 1 : 0,
@@ -301,6 +308,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
         .filter(([, bytes]) => bytes > limit)
         .map(([id]) => id),
       failureCodes: Object.fromEntries(history.failureCodes),
+      connections: cluster.connectionsByLink(),
     };
     if (violationReport !== undefined) summary.violationReport = violationReport;
     return summary;
