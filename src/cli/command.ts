@@ -19,6 +19,10 @@ export interface Command {
   /** The full text of `shoal <name> --help`. */
   readonly usage: string;
   readonly flags: FlagSpec;
-  /** Runs the command; resolves its exit code (see `exit-codes.ts`). */
+  /**
+   * Runs the command; resolves its exit code (see `exit-codes.ts`). Commands import
+   * the cluster code inside `run`, after their flags are checked: it is most of the
+   * CLI's start-up time, and a mistyped command line is answered without it.
+   */
   run(args: ParsedFlags, context: CommandContext): Promise<number>;
 }

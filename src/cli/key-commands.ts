@@ -1,5 +1,5 @@
-import { type ShoalClient, TTL_MISSING } from '../api/index.js';
-import { connectClient } from './client-connection.js';
+import type { ShoalClient } from '../api/index.js';
+import { TTL_MISSING } from '../cluster/cache-api.js';
 import { CLIENT_FLAGS, CLIENT_FLAGS_HELP, resolveClientTarget } from './client-target.js';
 import type { Command, CommandContext } from './command.js';
 import { EXIT_MISSING, EXIT_OK } from './exit-codes.js';
@@ -20,6 +20,7 @@ async function withClient(
   work: (client: ShoalClient) => Promise<number>,
 ): Promise<number> {
   const target = await resolveClientTarget(args.values, context.env);
+  const { connectClient } = await import('./client-connection.js');
   const client = await connectClient(target);
   try {
     return await work(client);

@@ -66,12 +66,15 @@ function normaliseUrl(address: string, label: string, original: string): string 
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new CliUsageError(`${label}: "${original}" must use ws:// or wss://`);
   }
-  if (url.hostname === '' || url.port === '') {
+  // URL drops a scheme's default port (ws 80, wss 443); a node address must keep it.
+  const port =
+    url.port !== '' ? url.port : /^[^/]*\/\/(?:\[[^\]]*\]|[^/:]*):(\d+)/.exec(withScheme)?.[1];
+  if (url.hostname === '' || port === undefined) {
     throw new CliUsageError(`${label}: "${original}" needs a host and a port`);
   }
   if (url.username !== '' || url.password !== '') {
     throw new CliUsageError(`${label}: addresses carry no credentials; the secret authenticates`);
   }
   const path = url.pathname === '/' ? '' : url.pathname;
-  return `${url.protocol}//${url.host}${path}`;
+  return `${url.protocol}//${url.hostname}:${Number(port)}${path}`;
 }

@@ -1,3 +1,5 @@
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { NODE_ID_PATH } from '../api/shoal-client.js';
 import { ShoalError } from '../util/errors.js';
 import { type KnownNode, MAX_NODE_ID_CHARS, type NodeAddress } from './node-address.js';
@@ -26,7 +28,7 @@ export async function discoverNodes(
       try {
         return { id: await fetchNodeId(node.url, timeoutMs), url: node.url };
       } catch (error) {
-        failures.push(`${node.url} (${reasonOf(error, timeoutMs)})`);
+        failures.push(`${node.url} (${reasonOf(error)})`);
         return undefined;
       }
     }),
@@ -38,26 +40,51 @@ export async function discoverNodes(
   return known;
 }
 
-async function fetchNodeId(wsUrl: string, timeoutMs: number): Promise<string> {
+/** Most bytes read of an id answer (ids are at most 256 characters). */
+const MAX_ID_RESPONSE_BYTES = 4 * MAX_NODE_ID_CHARS;
+
+/**
+ * `GET /shoal/id` over node:http rather than `fetch`: fetch loads undici on first use,
+ * which costs a short-lived command more CPU than the rest of its start-up.
+ */
+function fetchNodeId(wsUrl: string, timeoutMs: number): Promise<string> {
   const url = new URL(wsUrl);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  const secure = url.protocol === 'wss:';
+  url.protocol = secure ? 'https:' : 'http:';
   url.pathname = NODE_ID_PATH;
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  const id = (await response.text()).trim();
-  if (!response.ok) throw new Error(`HTTP ${response.status}; is it a shoal node?`);
-  if (id.length === 0 || id.length > MAX_NODE_ID_CHARS) throw new Error('not a shoal node id');
-  return id;
+  return new Promise((resolve, reject) => {
+    const request = (secure ? httpsGet : httpGet)(url, { timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > MAX_ID_RESPONSE_BYTES) {
+          request.destroy(new Error('not a shoal node id'));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('error', reject);
+      response.on('end', () => {
+        const id = Buffer.concat(chunks).toString('utf8').trim();
+        if (response.statusCode !== 200) {
+          reject(new Error(`HTTP ${response.statusCode}; is it a shoal node?`));
+        } else if (id.length === 0 || id.length > MAX_NODE_ID_CHARS) {
+          reject(new Error('not a shoal node id'));
+        } else {
+          resolve(id);
+        }
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on('error', reject);
+  });
 }
 
-/** The innermost useful reason of a failed fetch (`ECONNREFUSED`, a timeout, ...). */
-function reasonOf(error: unknown, timeoutMs: number): string {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code === 'ECONNREFUSED' ? 'connection refused' : code;
-    if (current.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-    if (current.cause === undefined) return current.message;
-    current = current.cause;
-  }
-  return String(current);
+/** The most useful reason of a failed request (`connection refused`, a timeout, ...). */
+function reasonOf(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,11 +1,11 @@
-import { Shoal, type ShoalNode } from '../api/index.js';
+import type { ShoalNode } from '../api/index.js';
 import { ShoalError } from '../util/errors.js';
 import type { Command, CommandContext } from './command.js';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
 import { JsonLogger } from './json-logger.js';
 import { formatNode, type KnownNode } from './node-address.js';
-import { discoverNodes } from './node-discovery.js';
 import { type ResolvedSecret, resolveSecret, SECRET_ENV } from './secret-source.js';
+import { ShutdownSignals } from './shutdown-signals.js';
 import {
   resolveStartSettings,
   START_DEFAULTS,
@@ -19,8 +19,6 @@ const STOP_TIMEOUT_MS = 10_000;
 const HEALTH_CHECK_INTERVAL_MS = 1_000;
 /** Budget to learn the ids of `--join` addresses given without one. */
 const JOIN_DISCOVERY_TIMEOUT_MS = 5_000;
-/** Exit codes after a forced stop: 128 + the signal's number, as shells report them. */
-const FORCED_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 /** `shoal start`. */
 export const startCommand: Command = {
@@ -63,23 +61,61 @@ Exit codes: 0 stopped cleanly, 1 failed to start or stop, 2 bad command line,
       { flag: settings.secretFlag, file: settings.secretFile, env: context.env[SECRET_ENV] },
       true,
     );
-    const logger = new JsonLogger(settings.logLevel, { secrets: [secret.secret] });
-    const voters = await votersOf(settings);
-    if (voters !== undefined && voters.length > 1) {
-      context.out(
-        `waiting up to ${Math.round(settings.joinTimeoutMs / 1000)} s for a quorum of voters (${voters.map((voter) => voter.id).join(', ')}) ...`,
-      );
+    const signals = new ShutdownSignals((signal) =>
+      context.err(`shoal: second ${signal}; exiting without a clean leave`),
+    );
+    try {
+      return await serve(settings, secret, signals, context);
+    } finally {
+      signals.dispose();
     }
-    const node = await startNode(settings, secret, voters, logger);
-    for (const line of banner(node, settings, secret, voters, context)) context.out(line);
-    return runUntilSignalled(node, logger, context);
   },
 };
+
+/** Starts the node, prints the banner, and stops it on a signal or a fatal failure. */
+async function serve(
+  settings: StartSettings,
+  secret: ResolvedSecret,
+  signals: ShutdownSignals,
+  context: CommandContext,
+): Promise<number> {
+  const logger = new JsonLogger(settings.logLevel, { secrets: [secret.secret] });
+  const voters = await votersOf(settings);
+  if (voters !== undefined && voters.length > 1) {
+    context.out(
+      `waiting up to ${Math.round(settings.joinTimeoutMs / 1000)} s for a quorum of voters (${voters.map((voter) => voter.id).join(', ')}) ...`,
+    );
+  }
+  const starting = startNode(settings, secret, voters, logger);
+  const first = await Promise.race([starting, signals.requested]);
+  if (typeof first === 'string') {
+    // Shoal.start cannot be cancelled; the process exits without waiting for it.
+    starting.then(
+      (node) => node.stop(),
+      () => {},
+    );
+    context.err(`shoal: ${first} received while starting; exiting`);
+    return EXIT_FAILURE;
+  }
+  const node = first;
+  for (const line of banner(node, settings, secret, voters, context)) context.out(line);
+  const failure = watchForFailure(node);
+  try {
+    const reason = await Promise.race([
+      signals.requested.then((signal) => ({ why: `${signal} received`, code: EXIT_OK })),
+      failure.failed.then((why) => ({ why: `the node failed (${why})`, code: EXIT_FAILURE })),
+    ]);
+    return await stopNode(node, reason.why, reason.code, logger, context);
+  } finally {
+    failure.dispose();
+  }
+}
 
 /** The voters to pass to `Shoal.start`: `--voters`, or `--join` with every id known. */
 async function votersOf(settings: StartSettings): Promise<KnownNode[] | undefined> {
   if (settings.voters !== undefined) return [...settings.voters];
   if (settings.join === undefined) return undefined;
+  const { discoverNodes } = await import('./node-discovery.js');
   return discoverNodes(settings.join, JOIN_DISCOVERY_TIMEOUT_MS);
 }
 
@@ -89,6 +125,7 @@ async function startNode(
   voters: readonly KnownNode[] | undefined,
   logger: JsonLogger,
 ): Promise<ShoalNode> {
+  const { Shoal } = await import('../api/index.js');
   try {
     return await Shoal.start({
       id: settings.id,
@@ -178,63 +215,46 @@ function nextPort(port: number): number {
   return port === 0 || port === 65_535 ? 0 : port + 1;
 }
 
-/**
- * Serves until SIGINT/SIGTERM, then stops the node gracefully (bounded); a second
- * signal exits at once. Also stops, with exit code 1, if the node fails on its own.
- */
-function runUntilSignalled(
+/** Resolves with the reason once the node reports a fatal failure (its storage died). */
+function watchForFailure(node: ShoalNode): { failed: Promise<string>; dispose(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const failed = new Promise<string>((resolve) => {
+    timer = setInterval(() => {
+      const reason = node.status().failed;
+      if (reason !== undefined) resolve(reason);
+    }, HEALTH_CHECK_INTERVAL_MS);
+  });
+  return { failed, dispose: () => clearInterval(timer) };
+}
+
+/** Stops the node gracefully, bounded by STOP_TIMEOUT_MS; resolves the exit code. */
+async function stopNode(
   node: ShoalNode,
+  reason: string,
+  code: number,
   logger: JsonLogger,
   context: CommandContext,
 ): Promise<number> {
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const signals = ['SIGINT', 'SIGTERM'] as const;
-    const finish = (code: number): void => {
-      clearInterval(health);
-      for (const signal of signals) process.off(signal, onSignal);
-      resolve(code);
-    };
-    const stop = (reason: string, code: number): void => {
-      stopping = true;
-      context.err(`shoal: ${reason}; stopping ${node.id} (leaving the cluster) ...`);
-      logger.info('stopping', { reason });
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'timeout'>((done) => {
-        timer = setTimeout(() => done('timeout'), STOP_TIMEOUT_MS);
-      });
-      Promise.race([node.stop().then(() => 'stopped' as const), timeout]).then(
-        (outcome) => {
-          clearTimeout(timer);
-          if (outcome === 'timeout') {
-            context.err(`shoal: ${node.id} did not stop within ${STOP_TIMEOUT_MS} ms`);
-            finish(EXIT_FAILURE);
-            return;
-          }
-          context.err(`shoal: ${node.id} stopped`);
-          finish(code);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          context.err(
-            `shoal: stopping ${node.id} failed: ${error instanceof Error ? error.message : String(error)}`,
-          );
-          finish(EXIT_FAILURE);
-        },
-      );
-    };
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (!stopping) {
-        stop(`${signal} received`, EXIT_OK);
-        return;
-      }
-      context.err(`shoal: second ${signal}; exiting without a clean leave`);
-      process.exit(FORCED_EXIT_CODES[signal] ?? EXIT_FAILURE);
-    };
-    for (const signal of signals) process.on(signal, onSignal);
-    const health = setInterval(() => {
-      const failed = node.status().failed;
-      if (failed !== undefined && !stopping) stop(`the node failed (${failed})`, EXIT_FAILURE);
-    }, HEALTH_CHECK_INTERVAL_MS);
+  context.err(`shoal: ${reason}; stopping ${node.id} (leaving the cluster) ...`);
+  logger.info('stopping', { reason });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS);
   });
+  try {
+    const outcome = await Promise.race([node.stop().then(() => 'stopped' as const), timeout]);
+    if (outcome === 'timeout') {
+      context.err(`shoal: ${node.id} did not stop within ${STOP_TIMEOUT_MS} ms`);
+      return EXIT_FAILURE;
+    }
+    context.err(`shoal: ${node.id} stopped`);
+    return code;
+  } catch (error) {
+    context.err(
+      `shoal: stopping ${node.id} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return EXIT_FAILURE;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,9 +1,8 @@
 import { CLIENT_FLAGS, CLIENT_FLAGS_HELP, resolveClientTarget } from './client-target.js';
-import { ClusterProbe, type ClusterReport } from './cluster-probe.js';
+import type { ClusterReport } from './cluster-probe.js';
 import type { Command } from './command.js';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
 import type { FlagSpec } from './flags.js';
-import { discoverNodes } from './node-discovery.js';
 import { CliUsageError } from './usage-error.js';
 
 const statusFlags = { ...CLIENT_FLAGS, json: 'boolean' } as const satisfies FlagSpec;
@@ -30,6 +29,8 @@ printed) or no node could be reached, 2 bad command line.`,
       throw new CliUsageError(`status takes no arguments, got "${args.positionals[0]}"`);
     }
     const target = await resolveClientTarget(args.values, context.env);
+    const { discoverNodes } = await import('./node-discovery.js');
+    const { ClusterProbe } = await import('./cluster-probe.js');
     const seeds = await discoverNodes(target.seeds, target.timeoutMs);
     const probe = ClusterProbe.open(target.secret, { timeoutMs: target.timeoutMs });
     let report: ClusterReport;
