@@ -22,7 +22,8 @@ many of the 16384 partitions it is primary and backup of, and whether it answere
 ${CLIENT_FLAGS_HELP}
 
 Exit codes: 0 every member answered, 1 some member did not (the report is still
-printed) or no node could be reached, 2 bad command line.`,
+printed, and one line on stderr names them) or no node could be reached, 2 bad
+command line.`,
   flags: statusFlags,
   async run(args, context) {
     if (args.positionals.length > 0) {
@@ -41,7 +42,12 @@ printed) or no node could be reached, 2 bad command line.`,
     }
     if (args.values.json === true) context.out(JSON.stringify(report));
     else for (const line of renderReport(report)) context.out(line);
-    return report.members.every((member) => member.reachable) ? EXIT_OK : EXIT_FAILURE;
+    const silent = report.members.filter((member) => !member.reachable);
+    if (silent.length === 0) return EXIT_OK;
+    context.err(
+      `shoal: ${silent.length} of ${report.members.length} members did not answer (${silent.map((member) => member.id).join(', ')})`,
+    );
+    return EXIT_FAILURE;
   },
 };
 
