@@ -255,6 +255,7 @@ export class CacheNode implements ShoalCache {
       maxChunkBytes: this.options.syncChunkBytes,
       maxSessions: this.options.syncMaxSourceSessions,
       sessionIdleTimeoutMs: this.options.syncSessionIdleTimeoutMs,
+      watermarkOf: (p) => this.states.watermark(p),
       onClose: (partitions) => {
         for (const p of partitions)
           if (this.states.mode[p] === MODE_PRIMARY_ACTIVE) this.keeper.mark(p);
@@ -282,6 +283,7 @@ export class CacheNode implements ShoalCache {
         requestTimeoutMs: this.options.syncRequestTimeoutMs,
         retryDelayMs: this.options.syncRetryDelayMs,
         maxBufferedItemsPerSession: this.options.syncMaxBufferedItems,
+        byWatermark: this.options.writeConcern !== 'all',
       },
       Math.floor(this.options.random.next() * 2 ** 32),
     );
@@ -490,6 +492,11 @@ export class CacheNode implements ShoalCache {
   roleOf(key: string): 'primary' | 'backup' | 'none' {
     checkKey(key);
     return this.partitionRole(partitionOf(key));
+  }
+
+  /** Owners of `partition` in this node's view, primary first (for tests and tools). */
+  partitionOwners(partition: number): readonly NodeId[] {
+    return this.placement?.ownersOf(partition) ?? [];
   }
 
   /** This node's role for `partition` in its current view. */
@@ -836,10 +843,15 @@ export class CacheNode implements ShoalCache {
       const rank = next.rankOf(this.id, p);
       if (rank === 0) {
         this.backupSid[p] = undefined;
-        if (keepsComplete) {
+        // Below writeConcern all, a backup may lack acknowledged writes without knowing:
+        // a new primary compares watermarks with the other members first.
+        const mayActivate =
+          keepsComplete && (oldMode === MODE_PRIMARY_ACTIVE || this.options.writeConcern === 'all');
+        if (mayActivate) {
           if (oldMode === MODE_PRIMARY_ACTIVE) this.streams.retain(p, next.ownersOf(p));
           else this.streams.clear(p);
           mode[p] = MODE_PRIMARY_ACTIVE;
+          this.states.becamePrimary(p);
         } else {
           this.streams.clear(p);
           mode[p] = MODE_PRIMARY_SYNCING;
@@ -972,6 +984,7 @@ export class CacheNode implements ShoalCache {
       if (this.states.mode[p] !== MODE_PRIMARY_SYNCING) continue;
       this.states.mode[p] = MODE_PRIMARY_ACTIVE;
       this.states.complete[p] = 1;
+      this.states.becamePrimary(p);
       if (source !== undefined && placement.rankOf(source, p) > 0) {
         // The source's copy is exactly what this node now holds: it joins the stream
         // without copying the partition back.
@@ -1129,6 +1142,7 @@ export class CacheNode implements ShoalCache {
     return {
       ok: true,
       complete: encodePartitions(partitions.filter((p) => this.states.complete[p] === 1)),
+      wm: partitions.map((p) => this.states.watermark(p)),
     };
   }
 

@@ -30,6 +30,12 @@ export interface HandoffOptions {
   readonly retryDelayMs: number;
   /** Most replication items a syncing backup buffers per session; more restart the sync. */
   readonly maxBufferedItemsPerSession: number;
+  /**
+   * Choose a new primary's source by watermark (the copy that received the most of the
+   * stream, this node's own included) instead of by completeness: for write concerns
+   * below `all`, where a backup may have missed acknowledged writes without knowing.
+   */
+  readonly byWatermark: boolean;
 }
 
 /** What handoff needs from its node. */
@@ -38,7 +44,10 @@ export interface HandoffHost {
   placement(): Placement | undefined;
   request(peer: NodeId, message: unknown, timeoutMs: number): Promise<unknown>;
   send(peer: NodeId, message: unknown): void;
-  /** Primary partitions now hold a complete copy (from `source`, or from nobody). */
+  /**
+   * Primary partitions now hold a complete copy: pulled from `source`, or, without
+   * one, this node's own copy was the best there is.
+   */
   primarySynced(partitions: readonly number[], source: NodeId | undefined): void;
   /** Backup partitions are now in their primary's stream under `sid`. */
   backupSynced(partitions: readonly number[], sid: string): void;
@@ -367,6 +376,7 @@ export class Handoff {
     const epoch = placement.epoch;
     const others = placement.members.filter((member) => member.id !== this.host.nodeId);
     const complete = new Map<NodeId, Set<number>>();
+    const watermarks = new Map<NodeId, unknown[]>();
     let allAnswered = true;
     try {
       await Promise.all(
@@ -383,6 +393,9 @@ export class Handoff {
               return;
             }
             complete.set(member.id, new Set(list));
+            const wm = (reply as { wm?: unknown }).wm;
+            if (Array.isArray(wm) && wm.length === partitions.length) watermarks.set(member.id, wm);
+            else if (this.options.byWatermark) allAnswered = false;
           } catch {
             allAnswered = false;
           }
@@ -406,9 +419,20 @@ export class Handoff {
     }
     const bySource = new Map<NodeId, number[]>();
     const withoutSource: number[] = [];
-    for (const p of partitions) {
+    const ownIsBest: number[] = [];
+    for (let i = 0; i < partitions.length; i++) {
+      const p = partitions[i]!;
       if (!this.primaryPending.has(p) || this.sessionOf[p] !== undefined) continue;
-      const source = chooseSource(current, p, complete);
+      let source: NodeId | undefined;
+      if (this.options.byWatermark) {
+        source = highestWatermark(watermarks, i, this.states.maxVersion[p]!);
+        if (source === undefined) {
+          ownIsBest.push(p);
+          continue;
+        }
+      } else {
+        source = chooseSource(current, p, complete);
+      }
       if (source === undefined) {
         withoutSource.push(p);
         continue;
@@ -419,6 +443,11 @@ export class Handoff {
         bySource.set(source, list);
       }
       list.push(p);
+    }
+    if (ownIsBest.length > 0) {
+      for (const p of ownIsBest) this.primaryPending.delete(p);
+      this.partitionsSynced += ownIsBest.length;
+      this.host.primarySynced(ownIsBest, undefined);
     }
     if (withoutSource.length > 0) {
       for (const p of withoutSource) this.primaryPending.delete(p);
@@ -512,12 +541,15 @@ export class Handoff {
           this.options.requestTimeoutMs,
         );
         if (session.cancelled) return;
-        const chunk = reply as { items?: unknown; done?: unknown } | undefined;
+        const chunk = reply as { items?: unknown; done?: unknown; wm?: unknown } | undefined;
         if (isErrorReply(reply) || chunk === undefined || !Array.isArray(chunk.items)) {
           throw new Error(isErrorReply(reply) ? reply.c : 'malformed chunk');
         }
         this.applyChunk(session, mask, chunk.items as WireItem[]);
-        if (chunk.done === true) break;
+        if (chunk.done === true) {
+          this.applyWatermarks(mask, chunk.wm);
+          break;
+        }
       }
       this.complete(session, mask);
     } catch (error) {
@@ -561,6 +593,17 @@ export class Handoff {
       this.states.noteVersion(p, version);
       this.keysReceived++;
       this.bytesReceived += bytes.byteLength;
+    }
+  }
+
+  /** The source's watermarks: the copy now holds the stream up to them. */
+  private applyWatermarks(mask: Uint8Array, wm: unknown): void {
+    if (!Array.isArray(wm)) return;
+    for (const entry of wm) {
+      if (!Array.isArray(entry) || entry.length !== 2) continue;
+      const [p, version] = entry as [unknown, unknown];
+      if (typeof p !== 'number' || typeof version !== 'number' || mask[p] !== 1) continue;
+      if (Number.isFinite(version)) this.states.noteVersion(p, version);
     }
   }
 
@@ -636,6 +679,31 @@ export function applyReplicated(
     });
   }
   states.noteVersion(p, version);
+}
+
+/**
+ * The member whose copy of the `index`-th probed partition has the highest watermark,
+ * or `undefined` when none beats this node's own (`own`). Ties go to this node, then
+ * to the lowest id.
+ */
+function highestWatermark(
+  watermarks: ReadonlyMap<NodeId, unknown[]>,
+  index: number,
+  own: number,
+): NodeId | undefined {
+  let best: NodeId | undefined;
+  let bestMark = own;
+  for (const [id, marks] of watermarks) {
+    const mark = marks[index];
+    if (typeof mark !== 'number' || mark <= bestMark) {
+      if (typeof mark === 'number' && mark === bestMark && best !== undefined && id < best)
+        best = id;
+      continue;
+    }
+    best = id;
+    bestMark = mark;
+  }
+  return best;
 }
 
 /** A member holding `p` completely, preferring one that stays an owner of `p`. */

@@ -60,6 +60,23 @@ export class PartitionStates {
     if (version > this.maxVersion[partition]!) this.maxVersion[partition] = version;
   }
 
+  /**
+   * The version up to which this node's copy is known to hold the partition's writes:
+   * what an active primary applied, or for any other copy the highest version it
+   * received in stream order or inherited with a handoff.
+   */
+  watermark(partition: number): number {
+    return this.mode[partition] === MODE_PRIMARY_ACTIVE
+      ? this.appliedVersion[partition]!
+      : this.maxVersion[partition]!;
+  }
+
+  /** This node's copy just became the primary's: everything it holds counts as applied. */
+  becamePrimary(partition: number): void {
+    const held = this.maxVersion[partition]!;
+    if (held > this.appliedVersion[partition]!) this.appliedVersion[partition] = held;
+  }
+
   /** Records that the primary applied `version` locally. */
   noteApplied(partition: number, version: number): void {
     this.noteVersion(partition, version);

@@ -106,7 +106,7 @@ export class StreamKeeper {
       const last = this.hintedAtMs.get(backup);
       if (last !== undefined && now - last < this.hintIntervalMs) continue;
       if (!this.host.isConnected(backup)) continue;
-      const still = listed.filter(
+      const still = [...new Set(listed)].filter(
         (p) =>
           this.standing[p] === MISSING &&
           placement.rankOf(backup, p) > 0 &&
@@ -202,13 +202,13 @@ export class StreamKeeper {
         continue;
       }
       const owners = placement.ownersOf(p);
-      const wasMissing = this.standing[p] === MISSING;
       let missing = false;
       for (let rank = 1; rank < owners.length; rank++) {
         const backup = owners[rank]!;
         if (this.host.streamOf(p, backup) !== undefined) continue;
         missing = true;
-        if (wasMissing) continue;
+        // Marks are state changes (a view, a dropped stream), so each one is worth a
+        // request; the list may get duplicates, which the periodic pass removes.
         let listed = this.missingByBackup.get(backup);
         if (listed === undefined) {
           listed = [];

@@ -16,12 +16,16 @@ export interface SyncSourceOptions {
   readonly sessionIdleTimeoutMs: number;
   /** Called when a session ends, with the partitions it covered. */
   readonly onClose?: (partitions: readonly number[]) => void;
+  /** The watermark of this node's copy of a partition, sent with the last chunk. */
+  readonly watermarkOf: (partition: number) => number;
 }
 
-/** One chunk of a session. */
+/** One chunk of a session; the last one carries each partition's watermark. */
 export interface SyncChunk {
   readonly items: WireItem[];
   readonly done: boolean;
+  /** `[partition, version]` per partition of the session, with the last chunk. */
+  readonly wm?: [number, number][];
 }
 
 class SourceSession {
@@ -120,10 +124,14 @@ export class SyncSource {
     while (items.length < this.options.maxChunkEntries && bytes < this.options.maxChunkBytes) {
       const next = session.iterator.next();
       if (next.done === true) {
+        const wm = session.partitions.map((p): [number, number] => [
+          p,
+          this.options.watermarkOf(p),
+        ]);
         this.close(sid);
         this.keysSent += items.length;
         this.bytesSent += bytes;
-        return { items, done: true };
+        return { items, done: true, wm };
       }
       const entry = next.value;
       const valueBytes = entry.value.bytes;

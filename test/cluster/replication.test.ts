@@ -226,3 +226,35 @@ describe('CacheNode cluster over SimNetwork', () => {
     expect(held).toBe(400 * 2);
   });
 });
+
+describe('writeConcern quorum with RF 3', () => {
+  it('a promoted backup that missed acknowledged writes takes them from the copy with the highest watermark', async () => {
+    cluster = new SimCluster({
+      seed: 14,
+      node: { ...FAST_SYNC, replicationFactor: 3, writeConcern: 'quorum' },
+    });
+    for (const id of ['n1', 'n2', 'n3']) cluster.start(id);
+    cluster.commit(['n1', 'n2', 'n3']);
+    await cluster.settle();
+    const key = keyOwnedBy('n1', undefined, 'q');
+    await cluster.run(cluster.node('n1').set(key, 'v1'));
+    // n1 can no longer reach one backup; quorum (n1 + the other) still acknowledges.
+    const p = partitionOf(key);
+    const ranked = cluster.node('n1').partitionOwners(p);
+    const [, first, second] = ranked as [string, string, string];
+    cluster.net.partition([first], ['n1']);
+    await cluster.scheduler.runForAsync(50);
+    expect(await cluster.run(cluster.node('n1').set(key, 'v2-acked-by-quorum'))).toBe(true);
+    expect(await cluster.run(cluster.node(second).get(key, { readFrom: 'any' }))).toBe(
+      'v2-acked-by-quorum',
+    );
+    // The primary dies; the first backup, which missed v2, becomes primary.
+    cluster.crash('n1');
+    cluster.net.heal();
+    cluster.commit([first, second]);
+    await cluster.settle();
+    expect(cluster.node(first).roleOf(key)).toBe('primary');
+    expect(await cluster.run(cluster.node(first).get(key))).toBe('v2-acked-by-quorum');
+    expect(cluster.divergence()).toBeUndefined();
+  });
+});

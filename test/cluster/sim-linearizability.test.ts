@@ -6,13 +6,19 @@ import {
   type NemesisKind,
   oracleHost,
   runClusterSim,
+  SIM_NODE_OPTIONS,
 } from '../support/cluster-sim.js';
 import { checkLinearizability } from '../support/linearizability.js';
 
-/** Runs with the coordinator stand-in; `SHOAL_SIM_RUNS` raises it. */
+/**
+ * Runs in all (`SHOAL_SIM_RUNS` raises it), split between three setups: RF 2 with
+ * writeConcern all and a coordinator stand-in, RF 3 with writeConcern quorum, and RF 2
+ * with real ZAB coordinators on the same simulated network.
+ */
 const RUNS = Number(process.env.SHOAL_SIM_RUNS ?? 300);
-/** Runs with real ZAB coordinators on the same simulated network. */
-const COORDINATOR_RUNS = Math.max(20, Math.floor(RUNS / 10));
+const QUORUM_RUNS = Math.round(RUNS * 0.2);
+const COORDINATOR_RUNS = Math.round(RUNS * 0.2);
+const ORACLE_RUNS = RUNS - QUORUM_RUNS - COORDINATOR_RUNS;
 const SEED =
   process.env.SHOAL_SIM_SEED === undefined ? undefined : Number(process.env.SHOAL_SIM_SEED);
 /** Histories with many unknown outcomes need a deep search; beyond this the test fails. */
@@ -62,18 +68,28 @@ async function property(
 }
 
 describe('cluster simulation: clients, nemesis, linearizability, convergence', () => {
-  it(`with a coordinator stand-in (${RUNS} runs)`, async () => {
-    const totals = await property(RUNS, 3_000, () => oracleHost());
+  it(`RF 2, writeConcern all, coordinator stand-in (${ORACLE_RUNS} runs)`, async () => {
+    const totals = await property(ORACLE_RUNS, 3_000, () => oracleHost());
     console.log(
-      `cluster sim (oracle): ${totals.runs} runs, ${totals.ops} completed ops, ${totals.unknown} outcome-unknown`,
+      `cluster sim (RF 2, all, stand-in): ${totals.runs} runs, ${totals.ops} completed ops, ${totals.unknown} outcome-unknown`,
     );
-    expect(totals.runs).toBe(RUNS);
+    expect(totals.runs).toBe(ORACLE_RUNS);
   }, 900_000);
 
-  it(`with real ZAB coordinators (${COORDINATOR_RUNS} runs)`, async () => {
+  it(`RF 3, writeConcern quorum, coordinator stand-in (${QUORUM_RUNS} runs)`, async () => {
+    const totals = await property(QUORUM_RUNS, 3_000, () =>
+      oracleHost({ ...SIM_NODE_OPTIONS, replicationFactor: 3, writeConcern: 'quorum' }),
+    );
+    console.log(
+      `cluster sim (RF 3, quorum, stand-in): ${totals.runs} runs, ${totals.ops} completed ops, ${totals.unknown} outcome-unknown`,
+    );
+    expect(totals.runs).toBe(QUORUM_RUNS);
+  }, 900_000);
+
+  it(`RF 2, writeConcern all, real ZAB coordinators (${COORDINATOR_RUNS} runs)`, async () => {
     const totals = await property(COORDINATOR_RUNS, 4_000, () => coordinatorHost());
     console.log(
-      `cluster sim (coordinator): ${totals.runs} runs, ${totals.ops} completed ops, ${totals.unknown} outcome-unknown`,
+      `cluster sim (RF 2, all, coordinators): ${totals.runs} runs, ${totals.ops} completed ops, ${totals.unknown} outcome-unknown`,
     );
     expect(totals.runs).toBe(COORDINATOR_RUNS);
   }, 900_000);
