@@ -208,11 +208,6 @@ export class WritePipeline {
     if (queue !== undefined) this.pump(partition, queue);
   }
 
-  /** Whether a batch of `partition` is being replicated. */
-  isBusy(partition: number): boolean {
-    return this.queues.get(partition)?.batch !== undefined;
-  }
-
   /** Resolves once no batch of any of `partitions` is in flight. */
   whenIdle(partitions: readonly number[]): Promise<void> {
     const waits: Promise<void>[] = [];
