@@ -1,7 +1,7 @@
 /**
  * Long nemesis runs over real node processes (see test/support/chaos-run.ts).
  * Usage: node --import tsx scripts/chaos.ts [--minutes N] [--seed S] [--nodes N]
- *        [--faults kill-restart,pause,...]
+ *        [--faults kill-restart,pause,...] [--replication-factor R]
  * Prints one line per fault, then the summary as one JSON object on the last line.
  * Exits 1 when the run found a violation, a lost write or a divergent replica.
  */
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     nodes: { type: 'string', default: '5' },
     faults: { type: 'string', default: FAULT_KINDS.join(',') },
+    'replication-factor': { type: 'string' },
   },
 });
 
@@ -33,6 +34,14 @@ const seed =
   values.seed === undefined
     ? Math.floor(Math.random() * 2 ** 31)
     : positiveNumber('seed', values.seed);
+// Five or more nodes split 2/3, which can cut off two owners at once: RF 3 keeps that
+// within the guarantee (see ChaosRunOptions.replicationFactor).
+const replicationFactor =
+  values['replication-factor'] === undefined
+    ? nodes >= 5
+      ? 3
+      : 2
+    : positiveNumber('replication-factor', values['replication-factor']);
 const faultKinds = (values.faults ?? '').split(',').filter((kind) => kind !== '');
 for (const kind of faultKinds) {
   if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
@@ -41,12 +50,16 @@ for (const kind of faultKinds) {
   }
 }
 
-process.stdout.write(`chaos: seed ${seed}, ${nodes} nodes, ${minutes} min\n`);
+process.stdout.write(
+  `chaos: seed ${seed}, ${nodes} nodes, RF ${replicationFactor}, ${minutes} min\n`,
+);
 const summary = await runChaos({
   ...SHORT_RUN,
   seed,
   nodes,
+  replicationFactor,
   durationMs: Math.round(minutes * 60_000),
+  maxDurationMs: Math.round(minutes * 60_000) + 60_000,
   faultKinds: faultKinds as FaultKind[],
   log: (line) => process.stdout.write(`${line}\n`),
 });

@@ -25,18 +25,24 @@ export interface ChaosClusterOptions {
   readonly maxMemoryBytes: number;
   /** How long a (re)starting node may take to be in the committed view. */
   readonly startTimeoutMs: number;
+  /** Owners per partition. */
+  readonly replicationFactor: number;
 }
 
 /** One member slot: its id, real port, proxy and (while running) process. */
 interface Member {
   readonly id: string;
-  readonly port: number;
+  /** Where the node itself listens; only the proxy and status polls use it. */
+  port: number;
   readonly proxy: ChaosProxy;
   process: NodeProcess | undefined;
   paused: boolean;
   /** Highest resident set size seen for any process of this slot, in bytes. */
   peakRssBytes: number;
 }
+
+/** Most attempts to start a node whose port was taken meanwhile. */
+const MAX_LAUNCH_ATTEMPTS = 3;
 
 /** Resident set size of `pid` from /proc, in bytes (0 when gone). */
 function rssBytes(pid: number): number {
@@ -247,14 +253,32 @@ export class ChaosCluster {
     rmSync(this.dataRoot, { recursive: true, force: true });
   }
 
+  /**
+   * Starts `member`'s process. A port from `freePort` can be taken by someone else
+   * before the node binds it; the node is then started again on a fresh port (peers
+   * only ever dial the proxy, which is pointed at the new one).
+   */
   private async launch(member: Member): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.launchOnce(member);
+        return;
+      } catch (error) {
+        if (attempt >= MAX_LAUNCH_ATTEMPTS || !String(error).includes('EADDRINUSE')) throw error;
+        member.port = await freePort();
+        member.proxy.retarget(member.port);
+      }
+    }
+  }
+
+  private async launchOnce(member: Member): Promise<void> {
     const options: ShoalOptions & { id: string } = {
       id: member.id,
       port: member.port,
       secret: this.options.secret,
       advertisedAddress: `ws://127.0.0.1:${member.proxy.port}`,
       voters: this.members.map((other) => `${other.id}=127.0.0.1:${other.proxy.port}`),
-      replicationFactor: 2,
+      replicationFactor: this.options.replicationFactor,
       writeConcern: 'all',
       maxMemory: this.options.maxMemoryBytes,
       dataDir: join(this.dataRoot, member.id),

@@ -33,8 +33,10 @@ export interface NemesisTiming {
 export interface FaultRecord {
   readonly kind: FaultKind;
   readonly targets: readonly string[];
-  /** ms since the run started. */
+  /** When the fault was applied, in `performance.now()` ms (the history's clock). */
   readonly atMs: number;
+  /** When it was healed (or the victim restarted), same clock. */
+  healedAtMs?: number;
   /** Whether every node was back in the view and settled within `recoverMs`. */
   recovered: boolean;
   /** An error the nemesis itself met (for example a restart that timed out). */
@@ -62,7 +64,6 @@ export async function runFault(
   random: Random,
   kind: FaultKind,
   timing: NemesisTiming,
-  startMs: number,
   hold: (ms: number) => Promise<void>,
 ): Promise<FaultRecord> {
   const ids = cluster.ids;
@@ -72,7 +73,7 @@ export async function runFault(
   const record: FaultRecord = {
     kind,
     targets: kind === 'split-drop' ? minority : [victim],
-    atMs: Math.round(Date.now() - startMs),
+    atMs: Math.round(performance.now()),
     recovered: false,
   };
   try {
@@ -110,6 +111,7 @@ export async function runFault(
         cluster.heal();
         break;
     }
+    record.healedAtMs = Math.round(performance.now());
   } catch (error) {
     record.error = error instanceof Error ? error.message.slice(0, 300) : String(error);
     cluster.heal();

@@ -50,7 +50,7 @@ interface ProxiedConnection {
  */
 export class ChaosProxy {
   readonly target: string;
-  private readonly targetPort: number;
+  private targetPort: number;
   private readonly identify: (dialerPort: number, proxyPort: number) => string;
   private readonly server: Server;
   private readonly modes = new Map<string, LinkMode>();
@@ -92,6 +92,11 @@ export class ChaosProxy {
   /** The port nodes and clients dial to reach {@link target}. */
   get port(): number {
     return this.listeningPort;
+  }
+
+  /** Points new connections at `port` (a restarted node may listen elsewhere). */
+  retarget(port: number): void {
+    this.targetPort = port;
   }
 
   /** The mode of the link from `source` to this proxy's node. */

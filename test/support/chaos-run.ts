@@ -6,12 +6,14 @@
  * - the history of single-key operations (primary reads, `writeConcern: 'all'`) is
  *   linearizable, including one final read of every register key after healing;
  * - every acknowledged write of a write-once key is present with its value;
- * - both owners of every checked key answer the primary's value (`readFrom: 'any'`
- *   read twice in a row: the client's owner cursor alternates between the two owners
- *   of replication factor 2);
+ * - every owner of every checked key answers the primary's value (`readFrom: 'any'`
+ *   read once per owner in a row: the client's owner cursor steps through the owners
+ *   in turn);
  * - no node process's peak RSS exceeded `maxMemory` plus the stated overhead.
  */
 import { ShoalClient } from '../../src/api/shoal-client.js';
+import { Placement } from '../../src/cluster/placement.js';
+import { partitionOf } from '../../src/ring/partitioner.js';
 import { SeededRandom } from '../../src/util/random.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { ChaosHistory, errorCode, type Invocation } from './chaos-history.js';
@@ -28,8 +30,21 @@ import { checkLinearizability, formatOperation } from './linearizability.js';
 export interface ChaosRunOptions {
   readonly seed: number;
   readonly nodes: number;
-  /** How long clients and nemesis run before the final checks. */
+  /**
+   * Owners per partition. With 2, a fault that cuts off two nodes at once (a 2/3
+   * split of five) can isolate both owners of a partition: beyond the guarantee,
+   * which covers single-node faults. Use 3 for splits of five nodes.
+   */
+  readonly replicationFactor: number;
+  /** How long clients and nemesis run before the final checks (see `minFaults`). */
   readonly durationMs: number;
+  /**
+   * Faults the run injects even past `durationMs` (a loaded machine recovers slowly),
+   * up to `maxDurationMs`; a run with fewer faults tested too little.
+   */
+  readonly minFaults: number;
+  /** Hard bound on the client and nemesis phase. */
+  readonly maxDurationMs: number;
   readonly workers: number;
   /** Register keys live at a time (a fresh set after every fault keeps histories small). */
   readonly registerKeys: number;
@@ -48,7 +63,10 @@ export interface ChaosRunOptions {
 /** Defaults of the bounded run the default test suite does. */
 export const SHORT_RUN: Omit<ChaosRunOptions, 'seed'> = {
   nodes: 3,
+  replicationFactor: 2,
   durationMs: 40_000,
+  minFaults: 3,
+  maxDurationMs: 75_000,
   workers: 4,
   registerKeys: 3,
   faultKinds: FAULT_KINDS,
@@ -75,13 +93,17 @@ export interface ChaosSummary {
   finalRecovered: boolean;
   finalStatus: string;
   nemesisErrors: string[];
+  /** Every fault, on the history's clock (`performance.now()` ms). */
+  faultLog: string[];
+  replicationFactor: number;
   linearizability: 'linearizable' | 'not-linearizable' | 'unknown';
   violations: number;
   violationReport?: string;
   ackedWrites: number;
   lostWrites: number;
+  /** The first lost writes: key, when its ack arrived (history clock), what was read. */
   lostWriteKeys: string[];
-  /** Keys whose two owners did not both answer the primary's value after healing. */
+  /** Keys whose owners did not all answer the primary's value after healing. */
   divergentKeys: number;
   /** Keys the final checks could not read at all (counted as neither lost nor kept). */
   unreadableKeys: number;
@@ -144,6 +166,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
     secret,
     maxMemoryBytes: options.maxMemoryBytes,
     startTimeoutMs: 30_000,
+    replicationFactor: options.replicationFactor,
   });
   const clients: ShoalClient[] = [];
   const stopRun = new AbortController();
@@ -160,13 +183,20 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
     const history = new ChaosHistory();
     const startMs = Date.now();
     const stopAt = startMs + options.durationMs;
+    const hardStopAt = startMs + Math.max(options.durationMs, options.maxDurationMs);
+    let nemesisDone = false;
     let keyEpoch = 0;
     const registerKeysUsed = new Set<string>();
     const ackedWrites = new Map<string, number>();
+    const ackedAtMs = new Map<string, number>();
 
     const worker = async (w: number, client: ShoalClient): Promise<void> => {
       const rnd = new SeededRandom(options.seed * 7919 + w + 1);
-      for (let seq = 0; seq < MAX_OPS_PER_WORKER && Date.now() < stopAt && !history.full; seq++) {
+      for (
+        let seq = 0;
+        seq < MAX_OPS_PER_WORKER && !nemesisDone && Date.now() < hardStopAt && !history.full;
+        seq++
+      ) {
         const epoch = keyEpoch > 0 && rnd.int(5) === 0 ? keyEpoch - 1 : keyEpoch;
         const key = `r${epoch}:${rnd.int(options.registerKeys)}`;
         registerKeysUsed.add(key);
@@ -179,7 +209,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
           const outcome = await history.record(`w${w}`, uniqueKey, invocation, () =>
             client.set(uniqueKey, unique),
           );
-          if (outcome === 'ok') ackedWrites.set(uniqueKey, unique);
+          if (outcome === 'ok') {
+            ackedWrites.set(uniqueKey, unique);
+            ackedAtMs.set(uniqueKey, Math.round(performance.now()));
+          }
           continue;
         }
         const [invocation, execute]: [Invocation, () => Promise<unknown>] =
@@ -205,14 +238,14 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
     const nemesis = (async () => {
       for (let f = 0; f < MAX_FAULTS; f++) {
         await hold(options.quietMs, stopRun.signal);
-        if (Date.now() + options.holdMs >= stopAt || options.faultKinds.length === 0) return;
+        const until = faults.length < options.minFaults ? hardStopAt : stopAt;
+        if (Date.now() + options.holdMs >= until || options.faultKinds.length === 0) return;
         const kind = options.faultKinds[random.int(options.faultKinds.length)]!;
         const record = await runFault(
           cluster,
           random,
           kind,
           { holdMs: options.holdMs, recoverMs: 30_000 },
-          startMs,
           (ms) => hold(ms, stopRun.signal),
         );
         faults.push(record);
@@ -224,7 +257,10 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
         );
       }
     })();
-    await Promise.all([...workers, nemesis]);
+    await nemesis.finally(() => {
+      nemesisDone = true;
+    });
+    await Promise.all(workers);
 
     cluster.heal();
     const finalRecovery = await waitRecovered(cluster, 30_000);
@@ -243,6 +279,15 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
     }
 
     const lostWriteKeys: string[] = [];
+    const ownersNow = (key: string): string => {
+      const view = checker.view();
+      if (view === undefined) return 'unknown';
+      try {
+        return Placement.of(view, options.replicationFactor).ownersOf(partitionOf(key)).join(',');
+      } catch (error) {
+        return `unplaceable (${errorCode(error)})`;
+      }
+    };
     const acked = [...ackedWrites];
     for (let start = 0; start < acked.length; start += FINAL_BATCH_KEYS) {
       const batch = acked.slice(start, start + FINAL_BATCH_KEYS);
@@ -252,7 +297,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
         continue;
       }
       batch.forEach(([key, expected], i) => {
-        if (values[i] !== expected) lostWriteKeys.push(key);
+        if (values[i] !== expected) {
+          lostWriteKeys.push(
+            `${key} (partition ${partitionOf(key)}, owners now ${ownersNow(key)}) acked at ${ackedAtMs.get(key)} ms, read ${String(values[i])}`,
+          );
+        }
       });
     }
 
@@ -260,7 +309,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
     const convergeKeys = [...registerKeysUsed, ...acked.map(([key]) => key)];
     for (const key of convergeKeys) {
       const primary = await readWithRetry(() => checker.get(key), deadline);
-      for (let owner = 0; owner < 2 && !(primary instanceof Error); owner++) {
+      for (
+        let owner = 0;
+        owner < options.replicationFactor && !(primary instanceof Error);
+        owner++
+      ) {
         const replica = await readWithRetry(() => checker.get(key, { readFrom: 'any' }), deadline);
         if (replica instanceof Error || replica !== primary) divergent.add(key);
       }
@@ -292,6 +345,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
       notRecovered: faults.filter((fault) => !fault.recovered).length,
       finalRecovered: finalRecovery.recovered,
       finalStatus: finalRecovery.lastStatus,
+      faultLog: faults.map(
+        (fault) =>
+          `${fault.kind} ${fault.targets.join(',')} ${fault.atMs}-${fault.healedAtMs ?? '?'} ms`,
+      ),
+      replicationFactor: options.replicationFactor,
       nemesisErrors: faults.flatMap((fault) => (fault.error === undefined ? [] : [fault.error])),
       linearizability: verdict.verdict,
       violations: verdict.verdict === 'not-linearizable' ? 1 : 0,
