@@ -48,6 +48,7 @@ import {
   decodeRequest,
   encodeOp,
   encodePartitions,
+  encodeVersions,
   encodeView,
   errorReply,
   isErrorReply,
@@ -1063,7 +1064,7 @@ export class CacheNode implements ShoalCache {
       case 'repl':
         return this.onReplicate(from, request.e, request.p, request.sid, request.items);
       case 'probe':
-        return this.onProbe(request.e, request.ps);
+        return this.onProbe(request.e, request.ps, request.watermarks);
       case 'sopen':
         return this.onSyncOpen(from, request.e, request.sid, request.ps, request.backup);
       case 'spull': {
@@ -1134,7 +1135,11 @@ export class CacheNode implements ShoalCache {
     return errorReply(new ReplicaNotSyncedError(this.id, partition));
   }
 
-  private async onProbe(epoch: number, partitions: readonly number[]): Promise<unknown> {
+  private async onProbe(
+    epoch: number,
+    partitions: readonly number[],
+    watermarks: boolean,
+  ): Promise<unknown> {
     if ((this.placement?.epoch ?? -1) < epoch)
       await this.waitForEpoch(epoch, this.options.viewWaitMs);
     const current = this.placement?.epoch ?? -1;
@@ -1142,7 +1147,9 @@ export class CacheNode implements ShoalCache {
     return {
       ok: true,
       complete: encodePartitions(partitions.filter((p) => this.states.complete[p] === 1)),
-      wm: partitions.map((p) => this.states.watermark(p)),
+      ...(watermarks
+        ? { wm: encodeVersions(partitions.map((p) => this.states.watermark(p))) }
+        : {}),
     };
   }
 

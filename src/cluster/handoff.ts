@@ -5,7 +5,13 @@ import type { Logger } from '../util/logger.js';
 import type { Scheduler, TimerHandle } from '../util/scheduler.js';
 import { ReplicaNotSyncedError, StaleViewError } from './errors.js';
 import { entrySize } from './key-ops.js';
-import { decodePartitions, encodePartitions, isErrorReply, type WireItem } from './messages.js';
+import {
+  decodePartitions,
+  decodeVersions,
+  encodePartitions,
+  isErrorReply,
+  type WireItem,
+} from './messages.js';
 import type { PartitionStates } from './partition-states.js';
 import type { Placement } from './placement.js';
 import { fromBytes, type StoredValue } from './value-codec.js';
@@ -376,7 +382,7 @@ export class Handoff {
     const epoch = placement.epoch;
     const others = placement.members.filter((member) => member.id !== this.host.nodeId);
     const complete = new Map<NodeId, Set<number>>();
-    const watermarks = new Map<NodeId, unknown[]>();
+    const watermarks = new Map<NodeId, Float64Array>();
     let allAnswered = true;
     try {
       await Promise.all(
@@ -384,7 +390,12 @@ export class Handoff {
           try {
             const reply = await this.host.request(
               member.id,
-              { t: 'probe', e: epoch, ps: encodePartitions(partitions) },
+              {
+                t: 'probe',
+                e: epoch,
+                ps: encodePartitions(partitions),
+                ...(this.options.byWatermark ? { w: true } : {}),
+              },
               this.options.requestTimeoutMs,
             );
             const list = decodePartitions((reply as { complete?: unknown } | undefined)?.complete);
@@ -393,9 +404,11 @@ export class Handoff {
               return;
             }
             complete.set(member.id, new Set(list));
-            const wm = (reply as { wm?: unknown }).wm;
-            if (Array.isArray(wm) && wm.length === partitions.length) watermarks.set(member.id, wm);
-            else if (this.options.byWatermark) allAnswered = false;
+            if (this.options.byWatermark) {
+              const wm = decodeVersions((reply as { wm?: unknown }).wm, partitions.length);
+              if (wm === undefined) allAnswered = false;
+              else watermarks.set(member.id, wm);
+            }
           } catch {
             allAnswered = false;
           }
@@ -687,17 +700,16 @@ export function applyReplicated(
  * to the lowest id.
  */
 function highestWatermark(
-  watermarks: ReadonlyMap<NodeId, unknown[]>,
+  watermarks: ReadonlyMap<NodeId, Float64Array>,
   index: number,
   own: number,
 ): NodeId | undefined {
   let best: NodeId | undefined;
   let bestMark = own;
   for (const [id, marks] of watermarks) {
-    const mark = marks[index];
-    if (typeof mark !== 'number' || mark <= bestMark) {
-      if (typeof mark === 'number' && mark === bestMark && best !== undefined && id < best)
-        best = id;
+    const mark = marks[index]!;
+    if (mark <= bestMark) {
+      if (mark === bestMark && best !== undefined && id < best) best = id;
       continue;
     }
     best = id;

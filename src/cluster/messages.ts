@@ -85,7 +85,7 @@ export type CacheRequest =
   | { t: 'ops'; e: number; ops: KeyOp[] }
   | { t: 'view' }
   | { t: 'repl'; e: number; p: number; sid: string; items: WireItem[] }
-  | { t: 'probe'; e: number; ps: number[] }
+  | { t: 'probe'; e: number; ps: number[]; watermarks: boolean }
   | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
   | { t: 'spull'; sid: string };
 
@@ -180,6 +180,31 @@ export function encodePartitions(partitions: readonly number[]): number[] | Uint
   const bitmap = new Uint8Array(PARTITION_BITMAP_BYTES);
   for (const p of partitions) bitmap[p >>> 3]! |= 1 << (p & 7);
   return bitmap;
+}
+
+/**
+ * Versions (watermarks), one per partition of a list, as raw little-endian float64
+ * bytes: thousands of them travel in one probe reply, and bytes cost a copy where an
+ * array of numbers costs a type check and a tag per element.
+ */
+export function encodeVersions(versions: readonly number[]): Uint8Array {
+  const bytes = new Uint8Array(versions.length * 8);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < versions.length; i++) view.setFloat64(i * 8, versions[i]!, true);
+  return bytes;
+}
+
+/** Decodes {@link encodeVersions}' output for `count` versions; `undefined` when malformed. */
+export function decodeVersions(value: unknown, count: number): Float64Array | undefined {
+  if (!(value instanceof Uint8Array) || value.byteLength !== count * 8) return undefined;
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  const versions = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const version = view.getFloat64(i * 8, true);
+    if (!Number.isFinite(version)) return undefined;
+    versions[i] = version;
+  }
+  return versions;
 }
 
 /** Decodes {@link encodePartitions}' output; `undefined` when malformed. */
@@ -296,7 +321,12 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
       };
     }
     case 'probe':
-      return { t: 'probe', e: epochOf(value.e), ps: partitionsOf(value.ps) };
+      return {
+        t: 'probe',
+        e: epochOf(value.e),
+        ps: partitionsOf(value.ps),
+        watermarks: value.w === true,
+      };
     case 'sopen':
       return {
         t: 'sopen',
