@@ -105,6 +105,8 @@ export interface ChaosSummary {
   lostWriteKeys: string[];
   /** Keys whose owners did not all answer the primary's value after healing. */
   divergentKeys: number;
+  /** The first divergent keys and what their owners answered. */
+  divergentDetails: string[];
   /** Keys the final checks could not read at all (counted as neither lost nor kept). */
   unreadableKeys: number;
   peakRssMiB: Record<string, number>;
@@ -305,18 +307,35 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
       });
     }
 
-    const divergent = new Set<string>();
+    // Its own budget, growing with the keys: one read per owner of every key.
     const convergeKeys = [...registerKeysUsed, ...acked.map(([key]) => key)];
-    for (const key of convergeKeys) {
-      const primary = await readWithRetry(() => checker.get(key), deadline);
-      for (
-        let owner = 0;
-        owner < options.replicationFactor && !(primary instanceof Error);
-        owner++
-      ) {
-        const replica = await readWithRetry(() => checker.get(key, { readFrom: 'any' }), deadline);
-        if (replica instanceof Error || replica !== primary) divergent.add(key);
+    const convergeDeadline =
+      Date.now() + FINAL_READ_BUDGET_MS + convergeKeys.length * options.replicationFactor;
+    /** `undefined` when every owner answered the primary's value; else what differed. */
+    const ownersDisagree = async (key: string): Promise<string | undefined> => {
+      const primary = await readWithRetry(() => checker.get(key), convergeDeadline);
+      if (primary instanceof Error) return 'unreadable';
+      for (let owner = 0; owner < options.replicationFactor; owner++) {
+        const replica = await readWithRetry(
+          () => checker.get(key, { readFrom: 'any' }),
+          convergeDeadline,
+        );
+        if (replica instanceof Error) return 'unreadable';
+        if (replica !== primary) return `primary ${String(primary)}, an owner ${String(replica)}`;
       }
+      return undefined;
+    };
+    const suspects: string[] = [];
+    for (const key of convergeKeys) {
+      const disagreement = await ownersDisagree(key);
+      if (disagreement === 'unreadable') unreadableKeys++;
+      else if (disagreement !== undefined) suspects.push(key);
+    }
+    // A second look tells a replica that was still catching up from a divergent one.
+    const divergent: string[] = [];
+    for (const key of suspects) {
+      const disagreement = await ownersDisagree(key);
+      if (disagreement !== undefined) divergent.push(`${key}: ${disagreement}`);
     }
 
     const verdict = checkLinearizability(history.history());
@@ -356,7 +375,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
       ackedWrites: acked.length,
       lostWrites: lostWriteKeys.length,
       lostWriteKeys: lostWriteKeys.slice(0, 20),
-      divergentKeys: divergent.size,
+      divergentKeys: divergent.length,
+      divergentDetails: divergent.slice(0, 20),
       unreadableKeys,
       peakRssMiB: Object.fromEntries(
         Object.entries(peak).map(([id, bytes]) => [id, Math.round(bytes / MIB)]),
