@@ -69,16 +69,6 @@ export function readValue(stored: StoredValue): unknown {
   return decoded;
 }
 
-/** Decodes bytes without caching; for values a node passes on rather than returns. */
-export function decodeBytes(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
-}
-
-/** Encodes any msgpack-able value; used for non-value payloads such as `incr` results. */
-export function encodeRaw(value: unknown): Uint8Array {
-  return packr.pack(value);
-}
-
 /**
  * Whether freezing makes `value` truly read-only: true for primitives and plain
  * objects and arrays of them. Binary views and Dates keep mutable internal state that
