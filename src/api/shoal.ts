@@ -23,6 +23,7 @@ import { parseByteSize } from '../util/byte-size.js';
 import { InvalidArgumentError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { NODE_ID_PATH } from './shoal-client.js';
 
 /** Timing of the embedded coordinator (defaults suit a LAN; see `coord/timing.ts`). */
@@ -259,6 +260,30 @@ export class ShoalNode implements ShoalCache {
 /** Where a node answers its status as JSON (counts and states only, no keys or values). */
 export const NODE_STATUS_PATH = '/shoal/status';
 
+/** Where a node answers whether it can serve: 200 when in the view with quorum, else 503. */
+export const NODE_HEALTH_PATH = '/healthz';
+
+/** Where a node answers its counters and gauges in Prometheus text format 0.0.4. */
+export const NODE_METRICS_PATH = '/metrics';
+
+/** Why a node is healthy or not, as `/healthz` answers it. */
+export interface NodeHealth {
+  readonly status: 'ok' | 'unavailable';
+  /** Set when unavailable: what is missing. */
+  readonly reason?: 'starting' | 'not in view' | 'no quorum';
+}
+
+/** Whether `node` can serve: started, a member of the view it applies, with a quorum. */
+export function nodeHealth(node: ShoalNode | undefined): NodeHealth {
+  if (node === undefined) return { status: 'unavailable', reason: 'starting' };
+  const view = node.view();
+  if (view === undefined || !view.members.some((member) => member.id === node.id)) {
+    return { status: 'unavailable', reason: 'not in view' };
+  }
+  if (!node.status().hasQuorum) return { status: 'unavailable', reason: 'no quorum' };
+  return { status: 'ok' };
+}
+
 /** Answers the non-WebSocket requests on the node's port. */
 function serveHttp(
   id: string,
@@ -283,6 +308,17 @@ function serveHttp(
         stats: node.stats(),
       }),
     );
+    return;
+  }
+  if (request.method === 'GET' && request.url === NODE_HEALTH_PATH) {
+    const health = nodeHealth(node);
+    response.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(health));
+    return;
+  }
+  if (request.method === 'GET' && request.url === NODE_METRICS_PATH && node !== undefined) {
+    response.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
+    response.end(renderMetrics(node.stats(), node.status()));
     return;
   }
   response.writeHead(404, { 'content-type': 'text/plain' });
