@@ -22,7 +22,14 @@ export {
   ValueTooLargeError,
   WriteNotAppliedError,
 } from '../cluster/errors.js';
-export { Shoal, ShoalNode, type ShoalOptions } from './shoal.js';
+export type { NodeCoordStatus, NodeStatusReport } from '../cluster/node-status.js';
+export {
+  NODE_HEALTH_PATH,
+  NODE_METRICS_PATH,
+  Shoal,
+  ShoalNode,
+  type ShoalOptions,
+} from './shoal.js';
 export {
   ShoalClient,
   type ShoalClientOptions,

@@ -17,6 +17,7 @@ import {
   encodeOp,
   isErrorReply,
 } from '../cluster/messages.js';
+import { decodeNodeStatus, type NodeStatusReport } from '../cluster/node-status.js';
 import { Placement } from '../cluster/placement.js';
 import { isRetryableCode } from '../cluster/remote-errors.js';
 import { checkSetOptions, decodeOpReply, lostReply, readFromAny } from '../cluster/remote-ops.js';
@@ -181,6 +182,26 @@ export class ShoalClient implements ShoalCache {
     return placement === undefined
       ? undefined
       : { epoch: placement.epoch, members: placement.members };
+  }
+
+  /**
+   * Asks one member (by id, from the view or the seeds) for its coordinator state and
+   * cache counts. Throws `InvalidArgumentError` for an id this client does not know.
+   */
+  async nodeStatus(nodeId: string): Promise<NodeStatusReport> {
+    if (this.stopped) throw new StoppedError();
+    const known =
+      this.placement?.members.some((member) => member.id === nodeId) === true ||
+      this.seeds.some((seed) => seed.id === nodeId);
+    if (!known) throw new InvalidArgumentError(`no member "${nodeId}" in this client's view`);
+    const reply = await this.transport.request(
+      nodeId,
+      CACHE_CHANNEL,
+      { t: 'status' },
+      { timeoutMs: this.options.requestTimeoutMs },
+    );
+    if (isErrorReply(reply)) throw new ShoalError(reply.c, reply.m);
+    return decodeNodeStatus((reply as { status?: unknown }).status);
   }
 
   async get<V = unknown>(key: string, options?: ReadOptions): Promise<V | undefined> {

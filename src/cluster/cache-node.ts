@@ -55,6 +55,7 @@ import {
   type OpReply,
   type WireItem,
 } from './messages.js';
+import { nodeStatusReport } from './node-status.js';
 import {
   MODE_BACKUP_ACTIVE,
   MODE_BACKUP_SYNCING,
@@ -1061,6 +1062,8 @@ export class CacheNode implements ShoalCache {
           view: encodeView(placement),
         };
       }
+      case 'status':
+        return { ok: true, status: nodeStatusReport(this.stats(), this.viewSource.status?.()) };
       case 'repl':
         return this.onReplicate(from, request.e, request.p, request.sid, request.items);
       case 'probe':

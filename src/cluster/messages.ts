@@ -84,6 +84,7 @@ export type CacheRequest =
   | { t: 'op'; e: number; op: KeyOp }
   | { t: 'ops'; e: number; ops: KeyOp[] }
   | { t: 'view' }
+  | { t: 'status' }
   | { t: 'repl'; e: number; p: number; sid: string; items: WireItem[] }
   | { t: 'probe'; e: number; ps: number[]; watermarks: boolean }
   | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
@@ -310,6 +311,8 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
     }
     case 'view':
       return { t: 'view' };
+    case 'status':
+      return { t: 'status' };
     case 'repl': {
       const p = partitionsOf([value.p])[0]!;
       return {

@@ -1,3 +1,4 @@
+import type { CoordinatorStatus } from '../coord/coordinator.js';
 import type { NodeId } from '../transport/transport.js';
 
 /** One member of a committed view: its identity and where this node dials it. */
@@ -47,4 +48,6 @@ export interface ViewSource {
   onView(listener: (view: ClusterView) => void): () => void;
   hasQuorum(): boolean;
   readonly config: ClusterConfigReader;
+  /** The coordinator's own state, for the `status` request (simulated sources omit it). */
+  status?(): CoordinatorStatus;
 }
