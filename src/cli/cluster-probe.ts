@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CACHE_CHANNEL, type DecodedView, decodeView, isErrorReply } from '../cluster/messages.js';
+import { decodeNodeStatus, type NodeStatusReport } from '../cluster/node-status.js';
 import { Placement } from '../cluster/placement.js';
 import type { NodeId } from '../transport/transport.js';
 import { WsTransport } from '../transport/ws-transport.js';
@@ -19,6 +20,8 @@ export interface MemberReport {
   readonly primaryPartitions: number;
   /** Partitions it backs up in the newest view. */
   readonly backupPartitions: number;
+  /** Its coordinator state and cache counts, from the `status` request. */
+  readonly node: NodeStatusReport | undefined;
   /** Why it did not answer. */
   readonly error: string | undefined;
 }
@@ -29,11 +32,16 @@ export interface ClusterReport {
   readonly viewEpoch: number;
   readonly replicationFactor: number;
   readonly vnodes: number;
+  /** The leader named by the answering member in the newest coordinator epoch. */
+  readonly leader: string | undefined;
+  /** The newest coordinator epoch any member reported. */
+  readonly coordinatorEpoch: number | undefined;
   readonly members: readonly MemberReport[];
 }
 
 interface Answer {
   readonly view?: DecodedView;
+  readonly node?: NodeStatusReport;
   readonly error?: string;
 }
 
@@ -115,10 +123,19 @@ export class ClusterProbe {
       answers,
     );
     const placement = Placement.of(newest.view, newest.replicationFactor, newest.vnodes);
+    let coordinator: NodeStatusReport['coord'] = null;
+    for (const { node } of answers.values()) {
+      const coord = node?.coord;
+      if (coord != null && (coordinator === null || coord.epoch > coordinator.epoch)) {
+        coordinator = coord;
+      }
+    }
     return {
       viewEpoch: newest.view.epoch,
       replicationFactor: newest.replicationFactor,
       vnodes: newest.vnodes,
+      leader: coordinator?.leader ?? undefined,
+      coordinatorEpoch: coordinator?.epoch,
       members: newest.view.members.map((member): MemberReport => {
         const answer = answers.get(member.id);
         return {
@@ -128,6 +145,7 @@ export class ClusterProbe {
           viewEpoch: answer?.view?.view.epoch,
           primaryPartitions: placement.table.partitionsOwnedBy(member.id, 'primary').length,
           backupPartitions: placement.table.partitionsOwnedBy(member.id, 'backup').length,
+          node: answer?.node,
           error: answer?.error,
         };
       }),
@@ -152,6 +170,16 @@ export class ClusterProbe {
     return decodeView((reply as { view?: unknown }).view);
   }
 
+  /** Asks one node, already asked for its view, for its coordinator state and counts. */
+  async statusOf(id: NodeId): Promise<NodeStatusReport> {
+    const reply = await unlessRefused(
+      this.transport.request(id, CACHE_CHANNEL, { t: 'status' }, { timeoutMs: this.timeoutMs }),
+      this.watch,
+    );
+    if (isErrorReply(reply)) throw new ShoalError(reply.c, reply.m);
+    return decodeNodeStatus((reply as { status?: unknown }).status);
+  }
+
   async close(): Promise<void> {
     await this.transport.close();
   }
@@ -163,7 +191,8 @@ export class ClusterProbe {
     await Promise.all(
       members.map(async (member) => {
         try {
-          answers.set(member.id, { view: await this.viewOf(member.id, member.address) });
+          const view = await this.viewOf(member.id, member.address);
+          answers.set(member.id, { view, node: await this.statusOf(member.id) });
         } catch (error) {
           if (error instanceof SecretRefusedError) throw error;
           answers.set(member.id, { error: messageOf(error) });

@@ -14,8 +14,10 @@ export const statusCommand: Command = {
   usage: `usage: shoal status [--json] [connection flags]
 
 Asks the seeds for the committed view, then every member for the view it routes
-by, and prints one line per member: its address, the view epoch it is in, how
-many of the 16384 partitions it is primary and backup of, and whether it answered.
+by and its status, and prints the coordinator leader and epoch, then one line per
+member: its address, the view epoch it is in, its coordinator role, how many of
+the 16384 partitions it is primary and backup of, the keys and bytes it holds,
+the partitions it still has to pull (handoff), and whether it answered.
 
   --json               print the report as one JSON object
 
@@ -58,14 +60,25 @@ export function renderReport(report: ClusterReport): string[] {
     member.id,
     member.address,
     member.viewEpoch === undefined ? '-' : String(member.viewEpoch),
+    member.node?.coord?.role ?? '-',
     String(member.primaryPartitions),
     String(member.backupPartitions),
+    member.node === undefined ? '-' : String(member.node.keys),
+    member.node === undefined ? '-' : String(member.node.bytes),
+    member.node === undefined ? '-' : String(member.node.handoff.partitionsPending),
     member.reachable ? 'up' : `unreachable (${member.error ?? 'no answer'})`,
   ]);
+  const coordinator =
+    report.coordinatorEpoch === undefined
+      ? 'coordinator unknown'
+      : `leader ${report.leader ?? 'none'} · coordinator epoch ${report.coordinatorEpoch}`;
   return [
-    `view epoch ${report.viewEpoch} · replication factor ${report.replicationFactor} · ${report.members.length} member${report.members.length === 1 ? '' : 's'}, ${reachable} reachable`,
+    `${coordinator} · view epoch ${report.viewEpoch} · replication factor ${report.replicationFactor} · ${report.members.length} member${report.members.length === 1 ? '' : 's'}, ${reachable} reachable`,
     '',
-    ...table(['NODE', 'ADDRESS', 'VIEW', 'PRIMARY', 'BACKUP', 'STATE'], rows),
+    ...table(
+      ['NODE', 'ADDRESS', 'VIEW', 'ROLE', 'PRIMARY', 'BACKUP', 'KEYS', 'BYTES', 'HANDOFF', 'STATE'],
+      rows,
+    ),
   ];
 }
 

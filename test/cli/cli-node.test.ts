@@ -67,12 +67,25 @@ describe.concurrent('shoal start with client commands against it', () => {
         reachable: true,
         primaryPartitions: 16384,
         backupPartitions: 0,
+        node: expect.objectContaining({
+          id: 'cli-a',
+          keys: 1,
+          coord: expect.objectContaining({ role: 'leader', leader: 'cli-a', hasQuorum: true }),
+          handoff: expect.objectContaining({ partitionsPending: 0 }),
+        }),
       }),
     ]);
+    expect(JSON.parse(status.stdout).leader).toBe('cli-a');
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^NODE\s+ADDRESS\s+VIEW\s+PRIMARY\s+BACKUP\s+STATE$/m);
+    expect(table.stdout).toMatch(/^leader cli-a · coordinator epoch \d+ · view epoch \d+/m);
     expect(table.stdout).toMatch(
-      new RegExp(`^cli-a\\s+${node.url}\\s+\\d+\\s+16384\\s+0\\s+up$`, 'm'),
+      /^NODE\s+ADDRESS\s+VIEW\s+ROLE\s+PRIMARY\s+BACKUP\s+KEYS\s+BYTES\s+HANDOFF\s+STATE$/m,
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^cli-a\\s+${node.url}\\s+\\d+\\s+leader\\s+16384\\s+0\\s+1\\s+[1-9]\\d*\\s+0\\s+up$`,
+        'm',
+      ),
     );
   });
 
