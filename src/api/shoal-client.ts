@@ -204,6 +204,27 @@ export class ShoalClient implements ShoalCache {
     return decodeNodeStatus((reply as { status?: unknown }).status);
   }
 
+  /**
+   * The cluster-wide config, read and written through a member's coordinator.
+   * `set` with `ifVersion` is a compare-and-set (0: the key must not exist); a failed
+   * one rejects with code `ERR_COORD_VERSION_CONFLICT` and changes nothing.
+   */
+  readonly config = {
+    get: (key: string): Promise<ConfigEntry> => this.configRequest({ t: 'configGet', key }),
+    set: async (
+      key: string,
+      value: unknown,
+      options: { ifVersion?: number } = {},
+    ): Promise<{ version: number }> => {
+      const request =
+        options.ifVersion === undefined
+          ? { t: 'configSet', key, value }
+          : { t: 'configSet', key, value, ifVersion: options.ifVersion };
+      const { version } = await this.configRequest(request);
+      return { version };
+    },
+  };
+
   async get<V = unknown>(key: string, options?: ReadOptions): Promise<V | undefined> {
     checkKey(key);
     const result = (await this.execute({ kind: 'get', key, any: readFromAny(options) })) as
@@ -376,6 +397,34 @@ export class ShoalClient implements ShoalCache {
         // Try the next one.
       }
     }
+  }
+
+  /**
+   * Sends a config request to the members in turn until one answers; a refusal with a
+   * code (a CAS conflict, a bad key) is final.
+   */
+  private async configRequest(request: Record<string, unknown>): Promise<ConfigEntry> {
+    if (this.stopped) throw new StoppedError();
+    if (typeof request.key !== 'string')
+      throw new InvalidArgumentError('config key must be a string');
+    const candidates = new Map<NodeId, ViewMember>();
+    for (const member of this.placement?.members ?? []) candidates.set(member.id, member);
+    for (const seed of this.seeds) candidates.set(seed.id, seed);
+    let lastError: unknown = new NoViewError('client', 0);
+    for (const candidate of candidates.values()) {
+      let reply: unknown;
+      try {
+        reply = await this.transport.request(candidate.id, CACHE_CHANNEL, request, {
+          timeoutMs: this.options.operationTimeoutMs,
+        });
+      } catch (error) {
+        lastError = error;
+        continue;
+      }
+      if (isErrorReply(reply)) throw new ShoalError(reply.c, reply.m);
+      return decodeConfigReply(reply);
+    }
+    throw lastError;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -560,6 +609,23 @@ async function resolveSeeds(seeds: readonly string[], timeoutMs: number): Promis
     members.push({ id: await discoverId(seed, timeoutMs), address: seed });
   }
   return members;
+}
+
+/** A config key's committed value and version (0 and `undefined` when never set). */
+export interface ConfigEntry {
+  readonly value: unknown;
+  readonly version: number;
+}
+
+function decodeConfigReply(reply: unknown): ConfigEntry {
+  if (typeof reply !== 'object' || reply === null) {
+    throw new InvalidArgumentError('malformed config reply');
+  }
+  const { ver, v } = reply as { ver?: unknown; v?: unknown };
+  if (typeof ver !== 'number' || !Number.isSafeInteger(ver) || ver < 0) {
+    throw new InvalidArgumentError('malformed config reply: version');
+  }
+  return { value: ver === 0 ? undefined : v, version: ver };
 }
 
 /** The path a node answers its id on, for clients given a bare seed URL. */

@@ -14,7 +14,7 @@ const EXIT_CODES_HELP = `Exit codes: 0 done, 1 cluster unreachable or failed, 2 
 3 key not found (or not written by --nx/--xx).`;
 
 /** Runs `work` with a connected client and always stops the client. */
-async function withClient(
+export async function withClient(
   args: ParsedFlags,
   context: CommandContext,
   work: (client: ShoalClient) => Promise<number>,

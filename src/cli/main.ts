@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename, relative } from 'node:path';
 import { InvalidArgumentError, ShoalError } from '../util/errors.js';
 import type { Command, CommandContext } from './command.js';
+import { configCommand } from './config-command.js';
 import { demoCommand } from './demo-command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { parseFlags } from './flags.js';
@@ -18,6 +19,7 @@ const COMMANDS: readonly Command[] = [
   delCommand,
   ttlCommand,
   statusCommand,
+  configCommand,
   demoCommand,
 ];
 

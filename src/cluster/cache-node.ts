@@ -19,6 +19,7 @@ import {
   resolveCacheNodeOptions,
 } from './cache-node-options.js';
 import {
+  ConfigUnavailableError,
   NoQuorumError,
   NotPrimaryError,
   NoViewError,
@@ -1017,6 +1018,34 @@ export class CacheNode implements ShoalCache {
 
   // ---- incoming messages -------------------------------------------------------------
 
+  /** A config read for a client; `v` is absent when the key was never set (version 0). */
+  private onConfigGet(key: string): unknown {
+    const config = this.viewSource.config;
+    if (config.version === undefined) return errorReply(new ConfigUnavailableError());
+    const version = config.version(key);
+    return version === 0 ? { ok: true, ver: 0 } : { ok: true, v: config.get(key), ver: version };
+  }
+
+  /** A config write for a client, through the coordinator (which validates key and size). */
+  private async onConfigSet(
+    key: string,
+    value: unknown,
+    ifVersion: number | undefined,
+  ): Promise<unknown> {
+    const config = this.viewSource.config;
+    if (config.set === undefined) return errorReply(new ConfigUnavailableError());
+    try {
+      const { version } = await config.set(
+        key,
+        value,
+        ifVersion === undefined ? {} : { ifVersion },
+      );
+      return { ok: true, ver: version };
+    } catch (error) {
+      return errorReply(error);
+    }
+  }
+
   private onRequest(from: NodeId, message: unknown): unknown {
     if (this.stopped) return errorReply(new StoppedError());
     let request: CacheRequest;
@@ -1064,6 +1093,10 @@ export class CacheNode implements ShoalCache {
       }
       case 'status':
         return { ok: true, status: nodeStatusReport(this.stats(), this.viewSource.status?.()) };
+      case 'configGet':
+        return this.onConfigGet(request.key);
+      case 'configSet':
+        return this.onConfigSet(request.key, request.value, request.ifVersion);
       case 'repl':
         return this.onReplicate(from, request.e, request.p, request.sid, request.items);
       case 'probe':

@@ -149,3 +149,10 @@ export class OverloadedError extends ShoalError {
     super('ERR_OVERLOADED', `${what} is full (limit ${limit}); the operation was not applied`);
   }
 }
+
+/** This member's view source cannot read versions or write config (only simulations). */
+export class ConfigUnavailableError extends ShoalError {
+  constructor() {
+    super('ERR_CONFIG_UNAVAILABLE', 'this member cannot serve config requests');
+  }
+}

@@ -85,6 +85,8 @@ export type CacheRequest =
   | { t: 'ops'; e: number; ops: KeyOp[] }
   | { t: 'view' }
   | { t: 'status' }
+  | { t: 'configGet'; key: string }
+  | { t: 'configSet'; key: string; value: unknown; ifVersion: number | undefined }
   | { t: 'repl'; e: number; p: number; sid: string; items: WireItem[] }
   | { t: 'probe'; e: number; ps: number[]; watermarks: boolean }
   | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
@@ -154,6 +156,16 @@ function bad(message: string): never {
 
 function epochOf(value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) bad('epoch');
+  return value;
+}
+
+/** Longest config key, as the coordinator allows. */
+export const MAX_CONFIG_KEY_LENGTH = 256;
+
+function configKeyOf(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CONFIG_KEY_LENGTH) {
+    bad('config key');
+  }
   return value;
 }
 
@@ -313,6 +325,19 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
       return { t: 'view' };
     case 'status':
       return { t: 'status' };
+    case 'configGet':
+      return { t: 'configGet', key: configKeyOf(value.key) };
+    case 'configSet': {
+      const ifVersion = value.ifVersion;
+      if (
+        ifVersion !== undefined &&
+        (typeof ifVersion !== 'number' || !Number.isSafeInteger(ifVersion) || ifVersion < 0)
+      ) {
+        bad('ifVersion');
+      }
+      if (!('value' in value)) bad('config value');
+      return { t: 'configSet', key: configKeyOf(value.key), value: value.value, ifVersion };
+    }
     case 'repl': {
       const p = partitionsOf([value.p])[0]!;
       return {

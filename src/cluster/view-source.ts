@@ -22,6 +22,13 @@ export interface ClusterView {
 export interface ClusterConfigReader {
   /** The committed value of `key`, or `undefined` when it was never set. */
   get(key: string): unknown;
+  /**
+   * 0 when unset; +1 per committed set. With `set`, it lets clients read and write the
+   * config through a member (the coordinator has both; simulated sources may omit them).
+   */
+  version?(key: string): number;
+  /** Sets `key` through the coordinator, compare-and-set on `ifVersion` when given. */
+  set?(key: string, value: unknown, options?: { ifVersion?: number }): Promise<{ version: number }>;
 }
 
 /**

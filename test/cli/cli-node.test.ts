@@ -202,6 +202,51 @@ describe.concurrent('shoal start lifecycle', () => {
     expect(overridden.id).toBe('from-flag');
   });
 
+  it('reads and writes the cluster config, and a stale --if-version fails with one line', async ({
+    onTestFinished,
+  }) => {
+    const scope = new ProcessScope(onTestFinished);
+    const node = await scope.startNode(['--id', 'cfg-a', '--log-level', 'warn'], { env });
+
+    const missing = await client(node, 'config', 'get', 'limits');
+    expect([missing.code, missing.stdout]).toEqual([3, '(nil)\n']);
+    const first = await client(
+      node,
+      'config',
+      'set',
+      'limits',
+      '{"rps":10}',
+      '--json',
+      '--if-version',
+      '0',
+    );
+    expect([first.code, first.stdout, first.stderr]).toEqual([0, 'OK version 1\n', '']);
+    const [plain, json] = await Promise.all([
+      client(node, 'config', 'get', 'limits'),
+      client(node, 'config', 'get', 'limits', '--json'),
+    ]);
+    expect([plain.code, plain.stdout]).toEqual([0, '{"rps":10}\n']);
+    expect(JSON.parse(json.stdout)).toEqual({ value: { rps: 10 }, version: 1 });
+
+    const stale = await client(node, 'config', 'set', 'limits', 'other', '--if-version', '0');
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toBe('');
+    expect(linesOf(stale.stderr)).toHaveLength(1);
+    expect(stale.stderr).toMatch(
+      /^shoal: config key "limits" is at version 1, not 0 \[ERR_COORD_VERSION_CONFLICT\]\n$/,
+    );
+    const after = await client(node, 'config', 'get', 'limits');
+    expect(after.stdout).toBe('{"rps":10}\n');
+
+    const [badVersion, badAction] = await Promise.all([
+      client(node, 'config', 'set', 'limits', 'x', '--if-version', '-1'),
+      client(node, 'config', 'frob', 'limits'),
+    ]);
+    expect(badVersion.code).toBe(2);
+    expect(badAction.code).toBe(2);
+    expect(badAction.stderr).toMatch(/unknown config action "frob"/);
+  });
+
   it('joins a second node as a learner with --join, and status shows both until it leaves', async ({
     onTestFinished,
   }) => {
