@@ -44,7 +44,7 @@ describe('shoal help and version', () => {
     for (const args of [[], ['help'], ['--help']]) {
       const result = await runCli(args);
       expect(result.code).toBe(0);
-      for (const command of ['start', 'get', 'set', 'del', 'ttl', 'status', 'demo']) {
+      for (const command of ['start', 'get', 'set', 'del', 'ttl', 'status', 'config', 'demo']) {
         expect(result.stdout).toMatch(new RegExp(`^  ${command}\\s`, 'm'));
       }
       expect(result.stderr).toBe('');
@@ -133,6 +133,15 @@ describe.concurrent('bad command lines exit 2 with one line', () => {
     ['a zero ttl', ['set', 'k', 'v', '--ttl', '0'], /--ttl must be between 1 and/, secret],
     ['a bad seed', ['get', 'k', '--seed', 'http://h:1'], /must use ws:\/\/ or wss:\/\//, secret],
     ['status with an argument', ['status', 'extra'], /status takes no arguments/, secret],
+    ['config without an action', ['config'], /expected get or set/, secret],
+    ['config get without a key', ['config', 'get'], /expected get KEY/, secret],
+    ['config set without a value', ['config', 'set', 'k'], /expected set KEY VALUE/, secret],
+    [
+      'config get with --if-version',
+      ['config', 'get', 'k', '--if-version', '1'],
+      /--if-version applies to set only/,
+      secret,
+    ],
     ['demo with a bad key count', ['demo', '--keys', 'many'], /--keys must be a whole number/],
   ];
   it.each(cases)('%s', async (_name, args, pattern, env) => {
