@@ -29,7 +29,7 @@ import {
 } from './errors.js';
 import { type CommittedEntry, type CoordRole, mustPersist, type Ready } from './ready.js';
 import type { CoordStorage, PersistedMeta, PersistedSnapshot } from './storage.js';
-import { DEFAULT_TICK_MS } from './timing.js';
+import { DEFAULT_TICK_MS, resolveTiming } from './timing.js';
 import { formatZxid, isZxid } from './zxid.js';
 
 /** The transport channel the coordinator owns. */
@@ -220,6 +220,16 @@ export class Coordinator {
   private readonly voterIds: readonly NodeId[];
 
   private ticker: TimerHandle | undefined;
+  /** When the tick timer last ran, on the scheduler's clock. */
+  private lastTickAtMs: number;
+  /**
+   * A gap between ticks longer than this means the process was paused (SIGSTOP, a
+   * very long GC): the core counts silence in ticks, so it could not notice.
+   */
+  private readonly pauseSuspectMs: number;
+  /** Ticks left during which the lease is withheld after a suspected pause. */
+  private leaseSuspendedTicks = 0;
+  private readonly leaseSuspendTicks: number;
   private unwatchPeers: (() => void) | undefined;
   private flushing = false;
   private started = false;
@@ -273,6 +283,17 @@ export class Coordinator {
     });
     this.lastViewEpoch = this.core.clusterState.viewEpoch;
     this.publishedZxid = this.core.lastCommittedZxid;
+    const timing = resolveTiming({
+      electionTimeoutTicks: options.electionTimeoutTicks,
+      heartbeatTicks: options.heartbeatTicks,
+      sessionTimeoutTicks: options.sessionTimeoutTicks,
+      syncLimitTicks: options.syncLimitTicks,
+    });
+    // Half a session timeout: a node silent that long cannot yet have been removed from
+    // the view (removal takes a whole session timeout), so a shorter stall needs no care.
+    this.pauseSuspectMs = (timing.sessionTimeoutTicks * this.tickMs) / 2;
+    this.leaseSuspendTicks = timing.electionTimeoutTicks;
+    this.lastTickAtMs = this.scheduler.now();
     for (const [key] of Object.entries(this.core.clusterState.configEntries())) {
       this.watchedVersions.set(key, this.core.clusterState.configVersion(key));
     }
@@ -342,6 +363,20 @@ export class Coordinator {
     }
     this.ticker = this.scheduler.setInterval(() => {
       if (this.closed) return;
+      const now = this.scheduler.now();
+      if (now - this.lastTickAtMs > this.pauseSuspectMs) {
+        // After a pause the core still believes its last leader contact is fresh, and a
+        // primary could serve one stale read before it learns it was replaced. Withhold
+        // the lease until the core has run an election timeout of ticks on fresh contact.
+        this.leaseSuspendedTicks = this.leaseSuspendTicks;
+        this.logger.warn('tick gap suggests the process was paused; lease withheld', {
+          id: this.id,
+          gapMs: Math.round(now - this.lastTickAtMs),
+        });
+      } else if (this.leaseSuspendedTicks > 0) {
+        this.leaseSuspendedTicks--;
+      }
+      this.lastTickAtMs = now;
       this.core.tick();
       this.flush();
       this.wakeWaiters();
@@ -386,7 +421,13 @@ export class Coordinator {
    * leader within one. The cache refuses writes while this is false.
    */
   hasQuorum(): boolean {
-    return !this.closed && this.core.hasQuorum();
+    // The gap check covers requests handled after a pause but before the overdue tick.
+    return (
+      !this.closed &&
+      this.leaseSuspendedTicks === 0 &&
+      this.scheduler.now() - this.lastTickAtMs <= this.pauseSuspectMs &&
+      this.core.hasQuorum()
+    );
   }
 
   status(): CoordinatorStatus {
