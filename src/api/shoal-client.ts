@@ -7,8 +7,10 @@ import {
   checkKey,
   isIdempotent,
   type KeyOp,
+  mgetOps,
+  mgetValues,
+  msetOps,
   type OpResult,
-  type ReadOp,
 } from '../cluster/key-ops.js';
 import {
   CACHE_CHANNEL,
@@ -227,7 +229,7 @@ export class ShoalClient implements ShoalCache {
 
   async get<V = unknown>(key: string, options?: ReadOptions): Promise<V | undefined> {
     checkKey(key);
-    const result = (await this.execute({ kind: 'get', key, any: readFromAny(options) })) as
+    const result = (await this.execute({ kind: 'get', key, fromAnyOwner: readFromAny(options) })) as
       | StoredValue
       | undefined;
     return result === undefined ? undefined : (readValue(result) as V);
@@ -235,12 +237,16 @@ export class ShoalClient implements ShoalCache {
 
   async has(key: string, options?: ReadOptions): Promise<boolean> {
     checkKey(key);
-    return (await this.execute({ kind: 'has', key, any: readFromAny(options) })) as boolean;
+    return (await this.execute({
+      kind: 'has',
+      key,
+      fromAnyOwner: readFromAny(options),
+    })) as boolean;
   }
 
   async ttl(key: string, options?: ReadOptions): Promise<number> {
     checkKey(key);
-    return (await this.execute({ kind: 'ttl', key, any: readFromAny(options) })) as number;
+    return (await this.execute({ kind: 'ttl', key, fromAnyOwner: readFromAny(options) })) as number;
   }
 
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
@@ -271,40 +277,14 @@ export class ShoalClient implements ShoalCache {
     keys: readonly string[],
     options?: ReadOptions,
   ): Promise<(V | undefined)[]> {
-    if (!Array.isArray(keys)) throw new InvalidArgumentError('mget needs an array of keys');
-    for (const key of keys) checkKey(key);
-    const any = readFromAny(options);
-    const ops: ReadOp[] = keys.map((key) => ({ kind: 'get', key, any }));
-    const results = await this.executeBatch(ops);
-    return results.map((result) =>
-      result === undefined ? undefined : (readValue(result as StoredValue) as V),
-    );
+    return mgetValues<V>(await this.executeBatch(mgetOps(keys, readFromAny(options))));
   }
 
   async mset(
     entries: Iterable<readonly [string, unknown]>,
     options: MsetOptions = {},
   ): Promise<void> {
-    if (entries === null || typeof entries !== 'object' || !(Symbol.iterator in entries)) {
-      throw new InvalidArgumentError('mset needs an iterable of [key, value] pairs');
-    }
-    const { ttlMs } = checkSetOptions({ ttlMs: options.ttlMs });
-    const ops: KeyOp[] = [];
-    for (const entry of entries) {
-      if (!Array.isArray(entry) || entry.length !== 2) {
-        throw new InvalidArgumentError('mset entries must be [key, value] pairs');
-      }
-      const [key, value] = entry as [unknown, unknown];
-      checkKey(key);
-      ops.push({
-        kind: 'set',
-        key,
-        value: encodeValue(value, this.options.maxValueBytes),
-        ttlMs,
-        nx: false,
-        xx: false,
-      });
-    }
+    const ops = msetOps(entries, options.ttlMs, this.options.maxValueBytes);
     await this.executeBatch(ops);
   }
 
@@ -452,7 +432,7 @@ export class ShoalClient implements ShoalCache {
   /** The primary, or for `readFrom: 'any'` the owners in turn. */
   private targetOf(op: KeyOp, partition: number, placement: Placement): NodeId {
     if (op.kind === 'get' || op.kind === 'has' || op.kind === 'ttl') {
-      if (op.any) {
+      if (op.fromAnyOwner) {
         const owners = placement.ownersOf(partition);
         this.anyCursor = (this.anyCursor + 1) % owners.length;
         return owners[this.anyCursor]!;

@@ -2,7 +2,7 @@ import { PARTITION_COUNT, partitionOf } from '../ring/partitioner.js';
 import { LruStore, type RemovalReason } from '../store/lru-store.js';
 import { PeerUnavailableError } from '../transport/errors.js';
 import type { NodeId, Transport } from '../transport/transport.js';
-import { InvalidArgumentError, ShoalError } from '../util/errors.js';
+import { ShoalError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { Scheduler, TimerHandle } from '../util/scheduler.js';
 import { BackupStreams } from './backup-streams.js';
@@ -34,10 +34,12 @@ import {
   checkExpireTtl,
   checkIncrement,
   checkKey,
-  checkTtl,
   isIdempotent,
   isRead,
   type KeyOp,
+  mgetOps,
+  mgetValues,
+  msetOps,
   type OpResult,
   type ReadOp,
 } from './key-ops.js';
@@ -316,31 +318,37 @@ export class CacheNode implements ShoalCache {
 
   async get<V = unknown>(key: string, options?: ReadOptions): Promise<V | undefined> {
     checkKey(key);
-    const any = readFromAny(options);
+    const fromAnyOwner = readFromAny(options);
     const p = partitionOf(key);
     const mode = this.states.mode[p];
     // The embedded fast path: a key this node serves is a store lookup, no codec.
     if (
       !this.stopped &&
       (mode === MODE_PRIMARY_ACTIVE
-        ? any || this.viewSource.hasQuorum()
-        : any && mode === MODE_BACKUP_ACTIVE)
+        ? fromAnyOwner || this.viewSource.hasQuorum()
+        : fromAnyOwner && mode === MODE_BACKUP_ACTIVE)
     ) {
       const stored = this.store.get(key);
       return stored === undefined ? undefined : (readValue(stored) as V);
     }
-    const result = (await this.execute({ kind: 'get', key, any }, p)) as StoredValue | undefined;
+    const result = (await this.execute({ kind: 'get', key, fromAnyOwner }, p)) as
+      | StoredValue
+      | undefined;
     return result === undefined ? undefined : (readValue(result) as V);
   }
 
   async has(key: string, options?: ReadOptions): Promise<boolean> {
     checkKey(key);
-    return (await this.execute({ kind: 'has', key, any: readFromAny(options) })) as boolean;
+    return (await this.execute({
+      kind: 'has',
+      key,
+      fromAnyOwner: readFromAny(options),
+    })) as boolean;
   }
 
   async ttl(key: string, options?: ReadOptions): Promise<number> {
     checkKey(key);
-    return (await this.execute({ kind: 'ttl', key, any: readFromAny(options) })) as number;
+    return (await this.execute({ kind: 'ttl', key, fromAnyOwner: readFromAny(options) })) as number;
   }
 
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
@@ -377,40 +385,14 @@ export class CacheNode implements ShoalCache {
     keys: readonly string[],
     options?: ReadOptions,
   ): Promise<(V | undefined)[]> {
-    if (!Array.isArray(keys)) throw new InvalidArgumentError('mget needs an array of keys');
-    for (const key of keys) checkKey(key);
-    const any = readFromAny(options);
-    const ops: ReadOp[] = keys.map((key) => ({ kind: 'get', key, any }));
-    const results = await this.executeBatch(ops);
-    return results.map((result) =>
-      result === undefined ? undefined : (readValue(result as StoredValue) as V),
-    );
+    return mgetValues<V>(await this.executeBatch(mgetOps(keys, readFromAny(options))));
   }
 
   async mset(
     entries: Iterable<readonly [string, unknown]>,
     options: MsetOptions = {},
   ): Promise<void> {
-    if (entries === null || typeof entries !== 'object' || !(Symbol.iterator in entries)) {
-      throw new InvalidArgumentError('mset needs an iterable of [key, value] pairs');
-    }
-    if (options.ttlMs !== undefined) checkTtl(options.ttlMs);
-    const ops: KeyOp[] = [];
-    for (const entry of entries) {
-      if (!Array.isArray(entry) || entry.length !== 2) {
-        throw new InvalidArgumentError('mset entries must be [key, value] pairs');
-      }
-      const [key, value] = entry as [unknown, unknown];
-      checkKey(key);
-      ops.push({
-        kind: 'set',
-        key,
-        value: encodeValue(value, this.options.maxValueBytes),
-        ttlMs: options.ttlMs,
-        nx: false,
-        xx: false,
-      });
-    }
+    const ops = msetOps(entries, options.ttlMs, this.options.maxValueBytes);
     await this.executeBatch(ops);
     this.counters.sets += ops.length;
   }
@@ -1063,8 +1045,8 @@ export class CacheNode implements ShoalCache {
           const mode = this.states.mode[partitionOf(op.key)];
           if (
             mode === MODE_PRIMARY_ACTIVE
-              ? op.any || this.viewSource.hasQuorum()
-              : op.any && mode === MODE_BACKUP_ACTIVE
+              ? op.fromAnyOwner || this.viewSource.hasQuorum()
+              : op.fromAnyOwner && mode === MODE_BACKUP_ACTIVE
           ) {
             return { ok: true, r: encodeResult(this.readLocal(op)) } satisfies OpReply;
           }
@@ -1274,13 +1256,13 @@ export class CacheNode implements ShoalCache {
       }
       case 'release': {
         if (decoded.e !== placement.epoch) return;
-        let any = false;
+        let released = false;
         for (const p of decoded.ps) {
           if (this.states.mode[p] !== MODE_NONE || placement.primaryOf(p) !== from) continue;
           this.releaseMask[p] = 1;
-          any = true;
+          released = true;
         }
-        if (any && this.releaseTimer === undefined) {
+        if (released && this.releaseTimer === undefined) {
           this.releaseTimer = this.scheduler.setTimeout(() => {
             this.releaseTimer = undefined;
             this.dropReleased();

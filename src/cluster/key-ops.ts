@@ -9,11 +9,11 @@ import { encodeValue, readValue, type StoredValue } from './value-codec.js';
  */
 export type ReadKind = 'get' | 'has' | 'ttl';
 
-/** A read; `any` allows a possibly stale answer from any owner. */
+/** A read; `fromAnyOwner` allows a possibly stale answer from any owner. */
 export interface ReadOp {
   readonly kind: ReadKind;
   readonly key: string;
-  readonly any: boolean;
+  readonly fromAnyOwner: boolean;
 }
 
 export interface SetOp {
@@ -170,4 +170,53 @@ export function evaluateWrite(
       };
     }
   }
+}
+
+/**
+ * The reads of `mget`, validated: one `get` per key. Shared by `CacheNode` and
+ * `ShoalClient` so both refuse the same input the same way.
+ */
+export function mgetOps(keys: readonly string[], fromAnyOwner: boolean): ReadOp[] {
+  if (!Array.isArray(keys)) throw new InvalidArgumentError('mget needs an array of keys');
+  for (const key of keys) checkKey(key);
+  return keys.map((key) => ({ kind: 'get', key, fromAnyOwner }));
+}
+
+/** The values of `mget`'s results, `undefined` where a key is missing. */
+export function mgetValues<V>(results: readonly OpResult[]): (V | undefined)[] {
+  return results.map((result) =>
+    result === undefined ? undefined : (readValue(result as StoredValue) as V),
+  );
+}
+
+/**
+ * The writes of `mset`, validated and each value encoded once (limited to
+ * `maxValueBytes`). Shared by `CacheNode` and `ShoalClient`.
+ */
+export function msetOps(
+  entries: Iterable<readonly [string, unknown]>,
+  ttlMs: number | undefined,
+  maxValueBytes: number,
+): SetOp[] {
+  if (entries === null || typeof entries !== 'object' || !(Symbol.iterator in entries)) {
+    throw new InvalidArgumentError('mset needs an iterable of [key, value] pairs');
+  }
+  if (ttlMs !== undefined) checkTtl(ttlMs);
+  const ops: SetOp[] = [];
+  for (const entry of entries) {
+    if (!Array.isArray(entry) || entry.length !== 2) {
+      throw new InvalidArgumentError('mset entries must be [key, value] pairs');
+    }
+    const [key, value] = entry as [unknown, unknown];
+    checkKey(key);
+    ops.push({
+      kind: 'set',
+      key,
+      value: encodeValue(value, maxValueBytes),
+      ttlMs,
+      nx: false,
+      xx: false,
+    });
+  }
+  return ops;
 }

@@ -107,7 +107,7 @@ export function encodeOp(op: KeyOp): WireOp {
     case 'get':
     case 'has':
     case 'ttl':
-      return op.any ? { o: op.kind, k: op.key, a: true } : { o: op.kind, k: op.key };
+      return op.fromAnyOwner ? { o: op.kind, k: op.key, a: true } : { o: op.kind, k: op.key };
     case 'set': {
       const wire: WireOp = { o: 'set', k: op.key, v: op.value.bytes };
       if (op.ttlMs !== undefined) wire.t = op.ttlMs;
@@ -260,7 +260,7 @@ export function decodeOp(value: unknown, maxValueBytes: number): KeyOp {
     case 'get':
     case 'has':
     case 'ttl':
-      return { kind: value.o as ReadKind, key, any: value.a === true };
+      return { kind: value.o as ReadKind, key, fromAnyOwner: value.a === true };
     case 'set': {
       const ttl = value.t;
       if (ttl !== undefined) checkTtl(ttl);

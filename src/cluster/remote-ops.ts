@@ -31,7 +31,7 @@ export function readFromAny(options: ReadOptions | undefined): boolean {
 
 /** Whether `op` is a read that any in-sync owner may serve. */
 export function isAnyRead(op: KeyOp): op is ReadOp {
-  return isRead(op) && op.any;
+  return isRead(op) && op.fromAnyOwner;
 }
 
 /** Validates `set` options; returns them normalised. */

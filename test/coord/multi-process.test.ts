@@ -14,8 +14,8 @@ describe('coordinator across real processes (WsTransport on loopback, FileStorag
     cluster = c;
     await c.startAll();
     const first = await c.agreedLeader(20_000);
-    const any = c.nodes.find((n) => n.id !== first.id)!;
-    await expect(any.call('set', { key: 'before', value: 'kept' })).resolves.toEqual({
+    const other = c.nodes.find((n) => n.id !== first.id)!;
+    await expect(other.call('set', { key: 'before', value: 'kept' })).resolves.toEqual({
       version: 1,
     });
 
