@@ -1,3 +1,4 @@
+import type { CoordRole } from '../coord/ready.js';
 import { PARTITION_COUNT, partitionOf } from '../ring/partitioner.js';
 import { LruStore, type RemovalReason } from '../store/lru-store.js';
 import { PeerUnavailableError } from '../transport/errors.js';
@@ -18,6 +19,7 @@ import {
   type ResolvedCacheNodeOptions,
   resolveCacheNodeOptions,
 } from './cache-node-options.js';
+import { checkConfigWrite } from './cluster-settings.js';
 import {
   ConfigUnavailableError,
   NoQuorumError,
@@ -28,6 +30,7 @@ import {
   ReplicaNotSyncedError,
   StaleViewError,
   StoppedError,
+  ValueTooLargeError,
 } from './errors.js';
 import { applyReplicated, Handoff, type HandoffStats } from './handoff.js';
 import {
@@ -43,6 +46,7 @@ import {
   type OpResult,
   type ReadOp,
 } from './key-ops.js';
+import { LiveSettings, type LiveSettingValues } from './live-settings.js';
 import {
   CACHE_CHANNEL,
   type CacheMessage,
@@ -99,6 +103,8 @@ export interface CacheNodeStats {
   /** Epoch of the view this node applies, or -1 before the first one. */
   readonly viewEpoch: number;
   readonly members: number;
+  /** This node's coordinator role (`unknown` under a simulated view source). */
+  readonly role: CoordRole | 'unknown';
   readonly hasQuorum: boolean;
   readonly writeConcern: WriteConcern;
   readonly keys: number;
@@ -129,7 +135,16 @@ export interface CacheNodeStats {
     readonly streams: number;
     /** Writes queued or in flight. */
     readonly pendingWrites: number;
+    /**
+     * Replication lag of this node's primary partitions: batches sent that not every
+     * backup has answered yet (at most one per partition)...
+     */
+    readonly batchesInFlight: number;
+    /** ...and how long ago the oldest of them was sent, in ms (0 when none). */
+    readonly oldestBatchAgeMs: number;
   };
+  /** The live settings in effect: the cluster config's, else this node's options. */
+  readonly settings: LiveSettingValues;
   readonly handoff: HandoffStats & {
     readonly sourceSessions: number;
     readonly keysSent: number;
@@ -177,6 +192,8 @@ export class CacheNode implements ShoalCache {
   private readonly scheduler: Scheduler;
   private readonly logger: Logger;
   private readonly store: LruStore<StoredValue>;
+  /** The cluster settings this node applies live (see `live-settings.ts`). */
+  private readonly live: LiveSettings;
   private readonly states = new PartitionStates();
   private readonly streams = new BackupStreams();
   private readonly backupSid: (string | undefined)[] = new Array(PARTITION_COUNT);
@@ -212,10 +229,18 @@ export class CacheNode implements ShoalCache {
     this.viewSource = this.options.viewSource;
     this.scheduler = this.options.scheduler;
     this.logger = this.options.logger;
+    const live = new LiveSettings(
+      this.options,
+      this.viewSource.config,
+      this.options.random,
+      this.logger,
+      (maxBytes) => this.store.resize({ maxEntries: this.options.maxEntries, maxBytes }),
+    );
+    this.live = live;
     this.store = new LruStore<StoredValue>({
       clock: this.scheduler,
       maxEntries: this.options.maxEntries,
-      maxBytes: this.options.maxMemoryBytes,
+      maxBytes: live.maxMemoryBytes,
       onRemove: (key, _value, reason) => this.onStoreRemove(key, reason),
     });
     this.pipeline = new WritePipeline(
@@ -233,11 +258,15 @@ export class CacheNode implements ShoalCache {
       this.states,
       this.scheduler,
       {
-        writeConcern: this.options.writeConcern,
+        get writeConcern() {
+          return live.writeConcern;
+        },
         maxBatchWrites: this.options.maxBatchWrites,
         maxQueuedWritesPerPartition: this.options.maxQueuedPerPartition,
         queueTimeoutMs: this.options.queueTimeoutMs,
-        maxValueBytes: this.options.maxValueBytes,
+        get maxValueBytes() {
+          return live.maxValueBytes;
+        },
       },
     );
     this.keeper = new StreamKeeper(
@@ -288,7 +317,9 @@ export class CacheNode implements ShoalCache {
         requestTimeoutMs: this.options.syncRequestTimeoutMs,
         retryDelayMs: this.options.syncRetryDelayMs,
         maxBufferedItemsPerSession: this.options.syncMaxBufferedItems,
-        byWatermark: this.options.writeConcern !== 'all',
+        get byWatermark() {
+          return live.handoffByWatermark;
+        },
       },
       Math.floor(this.options.random.next() * 2 ** 32),
     );
@@ -354,7 +385,7 @@ export class CacheNode implements ShoalCache {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
     checkKey(key);
     const { ttlMs, nx, xx } = checkSetOptions(options);
-    const stored = encodeValue(value, this.options.maxValueBytes);
+    const stored = encodeValue(value, this.live.maxValueBytes);
     const result = await this.execute({ kind: 'set', key, value: stored, ttlMs, nx, xx });
     if (result === true) this.counters.sets++;
     return result as boolean;
@@ -392,7 +423,7 @@ export class CacheNode implements ShoalCache {
     entries: Iterable<readonly [string, unknown]>,
     options: MsetOptions = {},
   ): Promise<void> {
-    const ops = msetOps(entries, options.ttlMs, this.options.maxValueBytes);
+    const ops = msetOps(entries, options.ttlMs, this.live.maxValueBytes);
     await this.executeBatch(ops);
     this.counters.sets += ops.length;
   }
@@ -404,6 +435,7 @@ export class CacheNode implements ShoalCache {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.live.close();
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     this.scheduler.clearTimeout(this.maintenanceTimer);
     this.keeper.close();
@@ -436,8 +468,9 @@ export class CacheNode implements ShoalCache {
       nodeId: this.id,
       viewEpoch: this.placement?.epoch ?? -1,
       members: this.placement?.members.length ?? 0,
+      role: this.viewSource.status?.().role ?? 'unknown',
       hasQuorum: this.viewSource.hasQuorum(),
-      writeConcern: this.options.writeConcern,
+      writeConcern: this.live.writeConcern,
       keys: this.store.size,
       bytes: this.store.bytes,
       hits: storeStats.hits,
@@ -455,7 +488,9 @@ export class CacheNode implements ShoalCache {
         batchesFailed: this.counters.batchesFailed,
         streams: this.streams.count(),
         pendingWrites: this.pipeline.pendingWrites(),
+        ...this.pipeline.replicationLag(),
       },
+      settings: this.live.current(),
       handoff: {
         ...this.handoff.stats(),
         sourceSessions: source.sessions,
@@ -707,7 +742,13 @@ export class CacheNode implements ShoalCache {
       if (mode === MODE_PRIMARY_ACTIVE) {
         if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
         if (isRead(op)) return this.readLocal(op);
-        return this.pipeline.submit(partition, op);
+        if (op.kind !== 'set') return this.pipeline.submit(partition, op);
+        // Where the write is ordered, the live settings apply: the size limit, and
+        // the default TTL and jitter for every writer (embedded, forwarded, client).
+        if (op.value.bytes.length > this.live.maxValueBytes) {
+          throw new ValueTooLargeError(op.value.bytes.length, this.live.maxValueBytes);
+        }
+        return this.pipeline.submit(partition, { ...op, ttlMs: this.live.ttlForSet(op.ttlMs) });
       }
       if (mode !== MODE_PRIMARY_SYNCING) {
         throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
@@ -831,7 +872,7 @@ export class CacheNode implements ShoalCache {
         // Below writeConcern all, a backup may lack acknowledged writes without knowing:
         // a new primary compares watermarks with the other members first.
         const mayActivate =
-          keepsComplete && (oldMode === MODE_PRIMARY_ACTIVE || this.options.writeConcern === 'all');
+          keepsComplete && (oldMode === MODE_PRIMARY_ACTIVE || !this.live.handoffByWatermark);
         if (mayActivate) {
           if (oldMode === MODE_PRIMARY_ACTIVE) this.streams.retain(p, next.ownersOf(p));
           else this.streams.clear(p);
@@ -1017,6 +1058,7 @@ export class CacheNode implements ShoalCache {
     const config = this.viewSource.config;
     if (config.set === undefined) return errorReply(new ConfigUnavailableError());
     try {
+      checkConfigWrite(key, value);
       const { version } = await config.set(
         key,
         value,
@@ -1032,7 +1074,7 @@ export class CacheNode implements ShoalCache {
     if (this.stopped) return errorReply(new StoppedError());
     let request: CacheRequest;
     try {
-      request = decodeRequest(message, this.options.maxValueBytes);
+      request = decodeRequest(message, this.live.wireValueBytes);
     } catch (error) {
       return errorReply(error);
     }
