@@ -10,6 +10,13 @@ export type {
 export { TTL_MISSING, TTL_NONE } from '../cluster/cache-api.js';
 export type { CacheNodeStats } from '../cluster/cache-node.js';
 export {
+  type ClusterSettingKey,
+  isClusterSetting,
+  LIVE_SETTING_KEYS,
+  type LiveSettingKey,
+} from '../cluster/cluster-settings.js';
+export {
+  InvalidSettingError,
   NoQuorumError,
   NotAnIntegerError,
   NotPrimaryError,
@@ -22,6 +29,7 @@ export {
   ValueTooLargeError,
   WriteNotAppliedError,
 } from '../cluster/errors.js';
+export type { LiveSettingValues } from '../cluster/live-settings.js';
 export type { NodeCoordStatus, NodeStatusReport } from '../cluster/node-status.js';
 export {
   NODE_HEALTH_PATH,
