@@ -170,9 +170,8 @@ export class LiveSettings {
     const next = parsed ?? this.defaultOf(key);
     if (next === previous) return;
     this.values = { ...this.values, [key]: next };
-    if (key === 'maxValueBytes' && live)
-      this.largestValueBytes = Math.max(this.largestValueBytes, this.maxValueBytes);
     if (!live) return;
+    this.largestValueBytes = Math.max(this.largestValueBytes, this.maxValueBytes);
     this.logger.info('applied a cluster setting', { key, value: next, previous });
     if (key === 'maxMemory') this.onMaxMemory(this.values.maxMemory);
   }
