@@ -178,4 +178,30 @@ describe('the config center across three nodes', () => {
     // The application's own keys are not checked.
     expect(await node.config.set('app.banana', 'banana')).toEqual({ version: 1 });
   });
+
+  it('gives a node that joins later the settings already committed', async () => {
+    const first = await Shoal.start({ id: 'late-a', secret: SECRET, replicationFactor: 1 });
+    started.push(first);
+    await first.config.set('defaultTtlMs', 5_000);
+    await first.config.set('maxMemory', '2mb');
+    const late = await Shoal.start({
+      id: 'late-b',
+      secret: SECRET,
+      replicationFactor: 1,
+      voters: [`late-a=${first.url}`],
+      maxMemory: '64mb',
+    });
+    started.push(late);
+    expect(late.stats().settings).toMatchObject({
+      defaultTtlMs: 5_000,
+      maxMemoryBytes: 2 * 1024 * 1024,
+    });
+    // null hands the key back to each node's own option.
+    await first.config.set('maxMemory', null);
+    await eventually(
+      () => late.stats().settings.maxMemoryBytes === 64 * 1024 * 1024,
+      'late-b back to its own maxMemory',
+    );
+    expect(first.stats().settings.maxMemoryBytes).toBe(256 * 1024 * 1024);
+  });
 });
