@@ -268,12 +268,14 @@ export class ShoalNode implements ShoalCache {
   }
 
   /**
-   * Stops serving, leaves the cluster (the coordinator commits the leave, so the
-   * other owners take over at once instead of after a session timeout), and closes
+   * Hands the partitions only this node holds (replication factor 1) to their next
+   * owners, stops serving, leaves the cluster (the coordinator commits the leave, so
+   * the other owners take over at once instead of after a session timeout), and closes
    * the listener. Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.cache.drain();
       await this.cache.stop();
       await this.coordinator.stop();
       await this.transport.close();

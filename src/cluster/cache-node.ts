@@ -20,6 +20,7 @@ import {
   resolveCacheNodeOptions,
 } from './cache-node-options.js';
 import { checkConfigWrite } from './cluster-settings.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, type DrainResult, drainPartitions } from './drain.js';
 import {
   ConfigUnavailableError,
   NoQuorumError,
@@ -202,6 +203,8 @@ export class CacheNode implements ShoalCache {
   private readonly syncSource: SyncSource;
   private placement: Placement | undefined;
   private stopped = false;
+  /** Leaving: writes to partitions with no other owner are refused (see `drain`). */
+  private draining = false;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly maintenanceTimer: TimerHandle;
   private viewWaiters: ViewWaiter[] = [];
@@ -458,6 +461,51 @@ export class CacheNode implements ShoalCache {
       }
     }
     this.activationWaiters.clear();
+  }
+
+  /**
+   * Before leaving the cluster: stops ordering writes on the partitions this node is
+   * the only owner of (replication factor 1; they are refused as not applied and their
+   * callers retry in the next view) and hands those partitions to the members that own
+   * them once it has left (`drain.ts`). Partitions with backups need nothing: a backup
+   * takes over. Reads go on; call `stop()` after the leave. Does nothing without other
+   * members or without the lease (the cluster cannot take them).
+   */
+  async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<DrainResult> {
+    const placement = this.placement;
+    if (
+      this.stopped ||
+      this.draining ||
+      placement === undefined ||
+      placement.members.length < 2 ||
+      !this.viewSource.hasQuorum()
+    ) {
+      return { partitions: 0, keys: 0, failedTargets: [] };
+    }
+    this.draining = true;
+    const result = await drainPartitions(
+      {
+        nodeId: this.id,
+        placement: () => this.placement,
+        replicationFactor: () => this.replicationFactor(),
+        vnodes: this.options.vnodes,
+        needsHandover: (p) =>
+          this.states.mode[p] === MODE_PRIMARY_ACTIVE && this.placement?.ownersOf(p).length === 1,
+        request: (peer, message, requestTimeoutMs) =>
+          this.transport.request(peer, CACHE_CHANNEL, message, { timeoutMs: requestTimeoutMs }),
+        now: () => this.scheduler.now(),
+      },
+      this.store,
+      {
+        maxChunkEntries: this.options.syncChunkEntries,
+        maxChunkBytes: this.options.syncChunkBytes,
+        deadlineMs: this.scheduler.now() + timeoutMs,
+      },
+    );
+    if (result.partitions > 0 || result.failedTargets.length > 0) {
+      this.logger.info('handed over partitions before leaving', { ...result });
+    }
+    return result;
   }
 
   /** Counters, gauges and handoff progress. */
@@ -742,6 +790,9 @@ export class CacheNode implements ShoalCache {
       if (mode === MODE_PRIMARY_ACTIVE) {
         if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
         if (isRead(op)) return this.readLocal(op);
+        if (this.draining && this.placement?.ownersOf(partition).length === 1) {
+          throw new StoppedError();
+        }
         if (op.kind !== 'set') return this.pipeline.submit(partition, op);
         // Where the write is ordered, the live settings apply: the size limit, and
         // the default TTL and jitter for every writer (embedded, forwarded, client).
@@ -1121,6 +1172,8 @@ export class CacheNode implements ShoalCache {
         return this.onConfigGet(request.key);
       case 'configSet':
         return this.onConfigSet(request.key, request.value, request.ifVersion);
+      case 'seed':
+        return this.onSeed(from, request.e, request.clear, request.items);
       case 'repl':
         return this.onReplicate(from, request.e, request.p, request.sid, request.items);
       case 'probe':
@@ -1136,6 +1189,43 @@ export class CacheNode implements ShoalCache {
         return { ok: true, ...this.syncSource.pull(request.sid, this.scheduler.now()) };
       }
     }
+  }
+
+  /**
+   * A leaving primary hands over partitions it alone holds (`drain.ts`): kept here as
+   * a non-owner's copy, replacing whatever this node held of them, until the leave's
+   * view makes this node their primary.
+   */
+  private async onSeed(
+    from: NodeId,
+    epoch: number,
+    clear: readonly number[],
+    items: WireItem[],
+  ): Promise<unknown> {
+    if ((this.placement?.epoch ?? -1) < epoch)
+      await this.waitForEpoch(epoch, this.options.viewWaitMs);
+    const placement = this.placement;
+    if (this.stopped) return errorReply(new StoppedError());
+    if (placement === undefined || placement.epoch !== epoch) {
+      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
+    }
+    const refused = (p: number) =>
+      placement.primaryOf(p) !== from || this.states.mode[p] !== MODE_NONE;
+    for (const p of clear) if (refused(p)) return errorReply(new ReplicaNotSyncedError(this.id, p));
+    for (const [key] of items) {
+      const p = partitionOf(key);
+      if (refused(p)) return errorReply(new ReplicaNotSyncedError(this.id, p));
+    }
+    if (clear.length > 0) {
+      const mask = new Uint8Array(PARTITION_COUNT);
+      for (const p of clear) mask[p] = 1;
+      const stale: string[] = [];
+      for (const entry of this.store.entries((key) => mask[partitionOf(key)] === 1))
+        stale.push(entry.key);
+      for (const key of stale) this.store.delete(key);
+    }
+    for (const item of items) applyReplicated(this.store, this.states, item);
+    return { ok: true };
   }
 
   private refusal(error: unknown, requestEpoch: number): OpReply {

@@ -90,7 +90,8 @@ export type CacheRequest =
   | { t: 'repl'; e: number; p: number; sid: string; items: WireItem[] }
   | { t: 'probe'; e: number; ps: number[]; watermarks: boolean }
   | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
-  | { t: 'spull'; sid: string };
+  | { t: 'spull'; sid: string }
+  | { t: 'seed'; e: number; clear: number[]; items: WireItem[] };
 
 export type CacheMessage =
   | { t: 'sclose'; sid: string }
@@ -365,6 +366,13 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
       };
     case 'spull':
       return { t: 'spull', sid: sidOf(value.sid) };
+    case 'seed':
+      return {
+        t: 'seed',
+        e: epochOf(value.e),
+        clear: partitionsOf(value.ps),
+        items: itemsOf(value.items, maxValueBytes, false),
+      };
     default:
       return bad('unknown request type');
   }

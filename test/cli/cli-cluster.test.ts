@@ -19,46 +19,48 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 }
 
 describe.concurrent('shoal start as a three-node cluster', () => {
-  it('keeps every key written through a node after that node is stopped with SIGTERM (RF 2)', async ({
-    onTestFinished,
-  }) => {
-    const scope = new ProcessScope(onTestFinished);
-    const common = ['--replication-factor', '2', '--log-level', 'error'];
-    const first = await scope.startNode(['--id', 't1', ...common], { env });
-    const join = ['--join', `t1=${first.url}`];
-    const [second, third] = await Promise.all([
-      scope.startNode(['--id', 't2', ...join, ...common], { env }),
-      scope.startNode(['--id', 't3', ...join, ...common], { env }),
-    ]);
-    const members = async (node: RunningNode) =>
-      JSON.parse((await client(node, 'status', '--json')).stdout).members.length as number;
-    await eventually(async () => (await members(first)) === 3, 'three members');
+  // RF 2: the backups take over; RF 1: the node hands its partitions over before leaving.
+  it.for([2, 1])(
+    'keeps every key written through a node after its SIGTERM (RF %i)',
+    async (rf, { onTestFinished }) => {
+      const scope = new ProcessScope(onTestFinished);
+      const common = ['--replication-factor', String(rf), '--log-level', 'error'];
+      const first = await scope.startNode(['--id', 't1', ...common], { env });
+      const join = ['--join', `t1=${first.url}`];
+      const [second, third] = await Promise.all([
+        scope.startNode(['--id', 't2', ...join, ...common], { env }),
+        scope.startNode(['--id', 't3', ...join, ...common], { env }),
+      ]);
+      const members = async (node: RunningNode) =>
+        JSON.parse((await client(node, 'status', '--json')).stdout).members.length as number;
+      await eventually(async () => (await members(first)) === 3, 'three members');
 
-    const writer = await ShoalClient.connect({ seeds: [`t3=${third.url}`], secret: TEST_SECRET });
-    const keys = Array.from({ length: 90 }, (_, i) => `survivor:${i}`);
-    try {
-      await writer.mset(keys.map((key, i) => [key, i] as const));
-    } finally {
-      await writer.stop();
-    }
+      const writer = await ShoalClient.connect({ seeds: [`t3=${third.url}`], secret: TEST_SECRET });
+      const keys = Array.from({ length: 90 }, (_, i) => `survivor:${i}`);
+      try {
+        await writer.mset(keys.map((key, i) => [key, i] as const));
+      } finally {
+        await writer.stop();
+      }
 
-    third.cli.kill('SIGTERM');
-    const exited = await third.cli.exited;
-    expect(exited.code).toBe(0);
-    expect(exited.stderr).toMatch(/^shoal: t3 stopped$/m);
-    await eventually(async () => (await members(first)) === 2, 'two members');
+      third.cli.kill('SIGTERM');
+      const exited = await third.cli.exited;
+      expect(exited.code).toBe(0);
+      expect(exited.stderr).toMatch(/^shoal: t3 stopped$/m);
+      await eventually(async () => (await members(first)) === 2, 'two members');
 
-    const reader = await ShoalClient.connect({
-      seeds: [`t1=${first.url}`, `t2=${second.url}`],
-      secret: TEST_SECRET,
-    });
-    try {
-      expect(await reader.mget(keys)).toEqual(keys.map((_, i) => i));
-    } finally {
-      await reader.stop();
-    }
-    expect((await client(second, 'get', 'survivor:7')).stdout).toBe('7\n');
-  });
+      const reader = await ShoalClient.connect({
+        seeds: [`t1=${first.url}`, `t2=${second.url}`],
+        secret: TEST_SECRET,
+      });
+      try {
+        expect(await reader.mget(keys)).toEqual(keys.map((_, i) => i));
+      } finally {
+        await reader.stop();
+      }
+      expect((await client(second, 'get', 'survivor:7')).stdout).toBe('7\n');
+    },
+  );
 
   it('applies live settings set with config set, and refuses a bad one with one line', async ({
     onTestFinished,
