@@ -26,8 +26,9 @@ export const startCommand: Command = {
   summary: 'run a cluster node in the foreground',
   usage: `usage: shoal start [options]
 
-Runs a node until SIGINT or SIGTERM; it then leaves the cluster cleanly (its
-partitions move to the other owners at once). A second signal forces the exit.
+Runs a node until SIGINT or SIGTERM; it then leaves the cluster cleanly: partitions
+only it holds (replication factor 1) are handed to their next owners first, the
+others' backups take over at once. A second signal forces the exit.
 With no options: a single-node cluster on ${START_DEFAULTS.host}:${START_DEFAULTS.port}, id ${START_DEFAULTS.id}, with a
 generated secret printed once.
 
