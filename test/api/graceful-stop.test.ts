@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Shoal, type ShoalNode } from '../../src/api/shoal.js';
 import { ShoalClient } from '../../src/api/shoal-client.js';
+import { decodeRequest } from '../../src/cluster/messages.js';
+import { ShoalError } from '../../src/util/errors.js';
 
 const SECRET = 'graceful-stop-secret';
 const started: { stop(): Promise<void> }[] = [];
@@ -77,5 +79,22 @@ describe('a node stopping cleanly with replication factor 1', () => {
     expect(ttl).toBeGreaterThan(500_000);
     expect(ttl).toBeLessThanOrEqual(600_000);
     expect(acknowledged.size).toBeGreaterThan(0);
+  });
+});
+
+describe('the seed request a leaving node sends', () => {
+  it('decodes strictly: partitions to clear, and entries without deletions', () => {
+    const bytes = new Uint8Array([0xa1, 0x78]);
+    expect(
+      decodeRequest({ t: 'seed', e: 3, ps: [1, 2], items: [['k', bytes, -1, 7]] }, 1024),
+    ).toEqual({ t: 'seed', e: 3, clear: [1, 2], items: [['k', bytes, -1, 7]] });
+    const bad = [
+      { t: 'seed', e: 3, ps: [1], items: [['k', null, -1, 7]] },
+      { t: 'seed', e: 3, ps: [99_999], items: [] },
+      { t: 'seed', e: 3, ps: [1], items: [['k', bytes, 0, 7]] },
+      { t: 'seed', e: 3, ps: [1], items: [['k', new Uint8Array(2048), -1, 7]] },
+      { t: 'seed', e: -1, ps: [], items: [] },
+    ];
+    for (const request of bad) expect(() => decodeRequest(request, 1024)).toThrow(ShoalError);
   });
 });
