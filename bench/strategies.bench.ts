@@ -7,6 +7,9 @@
  * - shoal `getOrLoad` on a 3-node cluster (in-process `Shoal.start` nodes, RF 2,
  *   writeConcern all), the requests spread over the three nodes and a `ShoalClient`;
  * - shoal `getOrLoad` through one `ShoalClient` only (like an app talking to Redis);
+ * - shoal `getOrLoad` spread over the 3 nodes and `EXTRA_CLIENTS` clients, each with
+ *   its own connection: calls inside one process share one request, so this is the
+ *   shape where the primary coordinates waiters from many processes;
  * - naive cache-aside over `lru-cache` (get; on a miss load and set), in process;
  * - `lru-cache`'s own `fetch()` (single flight inside one process only);
  * - naive cache-aside over Redis with `ioredis` (GET; on a miss load and SET PX).
@@ -30,6 +33,7 @@ const LOADER_MS = 20;
 const TTL_MS = 60_000;
 const TRIALS = 7;
 const TARGET_LOADER_CALLS = 1;
+const EXTRA_CLIENTS = 16;
 
 interface Row {
   value: { id: string; payload: string };
@@ -107,7 +111,11 @@ async function startRedis(): Promise<Redis> {
   }
 }
 
-async function startShoal(): Promise<{ nodes: ShoalNode[]; client: ShoalClient }> {
+async function startShoal(): Promise<{
+  nodes: ShoalNode[];
+  client: ShoalClient;
+  extraClients: ShoalClient[];
+}> {
   const first = await Shoal.start({ id: 'a', secret: SECRET });
   stoppable.push(first);
   const voters = [`a=${first.url}`];
@@ -122,9 +130,15 @@ async function startShoal(): Promise<{ nodes: ShoalNode[]; client: ShoalClient }
     if (Date.now() > deadline) throw new Error('the shoal cluster did not settle');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const client = await ShoalClient.connect({ seeds: [`a=${first.url}`], secret: SECRET });
-  stoppable.push(client);
-  return { nodes, client };
+  const connect = async (): Promise<ShoalClient> => {
+    const client = await ShoalClient.connect({ seeds: [`a=${first.url}`], secret: SECRET });
+    stoppable.push(client);
+    return client;
+  };
+  const client = await connect();
+  const extraClients: ShoalClient[] = [];
+  for (let i = 0; i < EXTRA_CLIENTS; i++) extraClients.push(await connect());
+  return { nodes, client, extraClients };
 }
 
 function median(values: number[]): number {
@@ -138,9 +152,10 @@ function round(value: number, digits = 1): number {
 }
 
 async function main(): Promise<void> {
-  const { nodes, client } = await startShoal();
+  const { nodes, client, extraClients } = await startShoal();
   const redis = await startRedis();
   const spread: ShoalCache[] = [...nodes, client];
+  const wide: ShoalCache[] = [...nodes, ...extraClients];
   const lru = new LRUCache<string, Row['value']>({ max: 100_000 });
   const fetching = new LRUCache<string, Row['value'], () => Promise<Row['value']>>({
     max: 100_000,
@@ -153,6 +168,8 @@ async function main(): Promise<void> {
       spread[i % spread.length]!.getOrLoad(key, loader, { ttlMs: TTL_MS }),
     'shoal getOrLoad, one ShoalClient': (key, loader) =>
       client.getOrLoad(key, loader, { ttlMs: TTL_MS }),
+    [`shoal getOrLoad, 3 nodes + ${EXTRA_CLIENTS} clients`]: (key, loader, i) =>
+      wide[i % wide.length]!.getOrLoad(key, loader, { ttlMs: TTL_MS }),
     'lru-cache cache-aside': async (key, loader) => {
       const hit = lru.get(key);
       if (hit !== undefined) return hit;
@@ -188,7 +205,7 @@ async function main(): Promise<void> {
   console.log(
     `\ncache stampede: ${REQUESTS} concurrent requests, one cold key, ${LOADER_MS} ms loader, ${TRIALS} trials (2 shared cores: times are noisy)`,
   );
-  console.log(`${'contender'.padEnd(36)}${'loader calls'.padStart(14)}${'median ms'.padStart(12)}`);
+  console.log(`${'contender'.padEnd(40)}${'loader calls'.padStart(14)}${'median ms'.padStart(12)}`);
   for (const [name, list] of Object.entries(trials)) {
     const calls = list.map((t) => t.loaderCalls);
     const row = {
@@ -201,15 +218,17 @@ async function main(): Promise<void> {
       row.loaderCallsMin === row.loaderCallsMax
         ? String(row.loaderCallsMax)
         : `${row.loaderCallsMin}-${row.loaderCallsMax}`;
-    console.log(`${name.padEnd(36)}${callText.padStart(14)}${String(row.medianMs).padStart(12)}`);
+    console.log(`${name.padEnd(40)}${callText.padStart(14)}${String(row.medianMs).padStart(12)}`);
   }
   const shoalSpread = results['shoal getOrLoad, 3 nodes + client']!;
   const shoalClient = results['shoal getOrLoad, one ShoalClient']!;
+  const shoalWide = results[`shoal getOrLoad, 3 nodes + ${EXTRA_CLIENTS} clients`]!;
   const redisRow = results['ioredis cache-aside']!;
   const lruRow = results['lru-cache cache-aside']!;
   const met =
     shoalSpread.loaderCallsMax === TARGET_LOADER_CALLS &&
-    shoalClient.loaderCallsMax === TARGET_LOADER_CALLS;
+    shoalClient.loaderCallsMax === TARGET_LOADER_CALLS &&
+    shoalWide.loaderCallsMax === TARGET_LOADER_CALLS;
   console.log(
     `target: shoal loader calls = ${TARGET_LOADER_CALLS} per stampede: ${met ? 'met' : 'NOT met'}`,
   );
@@ -224,6 +243,7 @@ async function main(): Promise<void> {
         lruLoaderCallsPerShoalCall: lruRow.loaderCallsMax / shoalSpread.loaderCallsMax,
         shoalSpreadMsOverRedisMs: round(shoalSpread.medianMs / redisRow.medianMs, 2),
         shoalClientMsOverRedisMs: round(shoalClient.medianMs / redisRow.medianMs, 2),
+        shoalWideMsOverRedisMs: round(shoalWide.medianMs / redisRow.medianMs, 2),
       },
       target: { shoalLoaderCalls: TARGET_LOADER_CALLS, met },
     }),

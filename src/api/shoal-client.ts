@@ -19,7 +19,7 @@ import {
   msetOps,
   type OpResult,
 } from '../cluster/key-ops.js';
-import { getOrLoadVia, type LoadRoute } from '../cluster/load-caller.js';
+import { LoadCaller } from '../cluster/load-caller.js';
 import {
   CACHE_CHANNEL,
   type DecodedView,
@@ -136,7 +136,7 @@ export class ShoalClient implements ShoalCache {
   private refreshing: Promise<void> | undefined;
   private stopped = false;
   private anyCursor = 0;
-  private loadRoute: LoadRoute | undefined;
+  private loadCaller: LoadCaller | undefined;
   private loadTokens = 0;
 
   private constructor(
@@ -304,7 +304,7 @@ export class ShoalClient implements ShoalCache {
     loader: Loader<V>,
     options?: GetOrLoadOptions,
   ): Promise<V | undefined> {
-    return getOrLoadVia(this.routeForLoads(), key, loader, options);
+    return this.loadCallerOnce().getOrLoad(key, loader, options);
   }
 
   /** Stops the client; closes its connections if it opened them. */
@@ -433,11 +433,11 @@ export class ShoalClient implements ShoalCache {
   // ---- routing ----------------------------------------------------------------------
 
   /** How `getOrLoad` reaches a key's primary (built once); loads are coordinated there. */
-  private routeForLoads(): LoadRoute {
-    if (this.loadRoute !== undefined) return this.loadRoute;
+  private loadCallerOnce(): LoadCaller {
+    if (this.loadCaller !== undefined) return this.loadCaller;
     const nonce = randomBytes(4).toString('hex');
     const self = this.transport.localId;
-    this.loadRoute = {
+    this.loadCaller = new LoadCaller({
       self,
       scheduler: this.options.scheduler,
       logger: this.options.logger,
@@ -468,8 +468,8 @@ export class ShoalClient implements ShoalCache {
           epoch,
           deadline,
         ),
-    };
-    return this.loadRoute;
+    });
+    return this.loadCaller;
   }
 
   private async execute(op: KeyOp): Promise<OpResult> {

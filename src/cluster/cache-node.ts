@@ -46,7 +46,7 @@ import {
   type OpResult,
   type ReadOp,
 } from './key-ops.js';
-import { getOrLoadVia, type LoadRoute } from './load-caller.js';
+import { LoadCaller } from './load-caller.js';
 import {
   LoadCoordinator,
   type LoadStats,
@@ -198,7 +198,7 @@ export class CacheNode implements ShoalCache {
   private readonly handoff: Handoff;
   private readonly syncSource: SyncSource;
   private readonly loads: LoadCoordinator;
-  private loadRoute: LoadRoute | undefined;
+  private loadCaller: LoadCaller | undefined;
   private loadTokens = 0;
   private placement: Placement | undefined;
   private stopped = false;
@@ -431,7 +431,7 @@ export class CacheNode implements ShoalCache {
     loader: Loader<V>,
     options?: GetOrLoadOptions,
   ): Promise<V | undefined> {
-    return getOrLoadVia(this.routeForLoads(), key, loader, options);
+    return this.loadCallerOnce().getOrLoad(key, loader, options);
   }
 
   /**
@@ -769,10 +769,10 @@ export class CacheNode implements ShoalCache {
   }
 
   /** How `getOrLoad` reaches a key's primary from this node (built once). */
-  private routeForLoads(): LoadRoute {
-    if (this.loadRoute !== undefined) return this.loadRoute;
+  private loadCallerOnce(): LoadCaller {
+    if (this.loadCaller !== undefined) return this.loadCaller;
     const nonce = Math.floor(this.options.random.next() * 2 ** 32).toString(36);
-    this.loadRoute = {
+    this.loadCaller = new LoadCaller({
       self: this.id,
       scheduler: this.scheduler,
       logger: this.logger,
@@ -799,8 +799,8 @@ export class CacheNode implements ShoalCache {
           epoch,
           deadline,
         ),
-    };
-    return this.loadRoute;
+    });
+    return this.loadCaller;
   }
 
   private readLocal(op: ReadOp): OpResult {

@@ -58,16 +58,54 @@ export interface LoadRoute {
   mayRetry(error: unknown, attempt: number, epoch: number, deadline: number): Promise<boolean>;
 }
 
-/** Runs `getOrLoad` over `route` (see `ShoalCache.getOrLoad`). */
-export async function getOrLoadVia<V>(
+/** Most keys whose `getOrLoad` calls are shared inside one process at once. */
+export const MAX_SHARED_LOAD_CALLS = 10_000;
+
+/**
+ * `getOrLoad` for one node or client. Concurrent calls for one key inside this process
+ * share one call (one request to the primary, one loader run if this process gets the
+ * lease): the first call's options and loader apply to all of them, exactly as the
+ * lease holder's do for callers in other processes. At most
+ * {@link MAX_SHARED_LOAD_CALLS} keys are shared at once; calls beyond run on their own.
+ */
+export class LoadCaller {
+  private readonly route: LoadRoute;
+  private readonly shared = new Map<string, Promise<unknown>>();
+
+  constructor(route: LoadRoute) {
+    this.route = route;
+  }
+
+  /** See `ShoalCache.getOrLoad`. */
+  async getOrLoad<V>(
+    key: string,
+    loader: Loader<V>,
+    options: GetOrLoadOptions | undefined,
+  ): Promise<V | undefined> {
+    checkKey(key);
+    if (typeof loader !== 'function') throw new InvalidArgumentError('loader must be a function');
+    const resolved = resolveLoadOptions(options);
+    const joined = this.shared.get(key);
+    if (joined !== undefined) return joined as Promise<V | undefined>;
+    const call = getOrLoadVia(this.route, key, loader, resolved);
+    if (this.shared.size < MAX_SHARED_LOAD_CALLS) {
+      this.shared.set(key, call);
+      const forget = (): void => {
+        if (this.shared.get(key) === call) this.shared.delete(key);
+      };
+      call.then(forget, forget);
+    }
+    return call;
+  }
+}
+
+/** One call of `getOrLoad` over `route`, its arguments already validated. */
+async function getOrLoadVia<V>(
   route: LoadRoute,
   key: string,
   loader: Loader<V>,
-  options: GetOrLoadOptions | undefined,
+  resolved: ResolvedLoadOptions,
 ): Promise<V | undefined> {
-  checkKey(key);
-  if (typeof loader !== 'function') throw new InvalidArgumentError('loader must be a function');
-  const resolved = resolveLoadOptions(options);
   const token = route.newToken();
   const { answer, target } = await acquire(route, key, token, resolved.loadTimeoutMs);
   switch (answer.kind) {

@@ -11,7 +11,7 @@ import {
   LoadTimeoutError,
 } from '../../src/cluster/load-errors.js';
 import { partitionOf } from '../../src/ring/partitioner.js';
-import { InvalidArgumentError } from '../../src/util/errors.js';
+import { InvalidArgumentError, type ShoalError } from '../../src/util/errors.js';
 import { SimCluster, simAddress } from '../support/sim-cluster.js';
 
 const NODES = ['n1', 'n2', 'n3'];
@@ -84,6 +84,24 @@ function endpoints(extra: readonly ShoalCache[]): ShoalCache[] {
 }
 
 describe('getOrLoad over a simulated 3-node cluster', () => {
+  it('shares one call between concurrent callers in one process', async () => {
+    await startCluster();
+    const client = await connect('c1');
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      await delay(20);
+      return 'once';
+    };
+    const results = await settleAll(
+      Array.from({ length: 10 }, () => client.getOrLoad('s1', loader)),
+    );
+    expect(results.every((r) => r.status === 'fulfilled' && r.value === 'once')).toBe(true);
+    expect(calls).toBe(1);
+    // One request reached the primary: one lease, nobody waited there.
+    expect(primaryOf('s1').stats().loads).toMatchObject({ leases: 1, waits: 0 });
+  });
+
   it('runs the loader once for 100 concurrent callers on every node and two clients', async () => {
     await startCluster();
     const callers = endpoints([await connect('c1'), await connect('c2')]);
@@ -379,21 +397,27 @@ describe('getOrLoad over a simulated 3-node cluster', () => {
   it('bounds the waiters per key and the pending loads per node', async () => {
     await startCluster({ loadLimits: { maxWaitersPerLoad: 2, maxPendingLoads: 1 } });
     const primary = primaryOf('bounded');
+    // Three waiters in three other processes (calls inside one process share one request).
+    const others: ShoalCache[] = NODES.filter((id) => id !== primary.id).map((id) =>
+      cluster.node(id),
+    );
+    others.push(await connect('c1'));
     const hold = primary.getOrLoad('bounded', () => never<string>(), { loadTimeoutMs: 1_000 });
     hold.catch(() => {});
-    const waiters = [1, 2, 3].map(() =>
-      primary.getOrLoad('bounded', () => 'x', { loadTimeoutMs: 1_000 }),
+    const waiters = others.map((other) =>
+      other.getOrLoad('bounded', () => 'x', { loadTimeoutMs: 1_000 }),
     );
     // A second key whose primary is the same node: its lease is refused while one is pending.
     let other = 'other:0';
     for (let i = 1; primaryOf(other) !== primary; i++) other = `other:${i}`;
     const refused = primary.getOrLoad(other, () => 'y');
     const results = await settleAll([...waiters, refused]);
-    const reasons = results.map((result) =>
-      result.status === 'rejected' ? (result.reason as Error).constructor : undefined,
+    const codes = results.map((result) =>
+      result.status === 'rejected' ? (result.reason as ShoalError).code : undefined,
     );
-    expect(reasons.filter((reason) => reason === OverloadedError)).toHaveLength(2);
-    expect(reasons.filter((reason) => reason === LoadTimeoutError)).toHaveLength(2);
+    expect(codes.filter((code) => code === 'ERR_OVERLOADED')).toHaveLength(2);
+    expect(codes.filter((code) => code === 'ERR_LOAD_TIMEOUT')).toHaveLength(2);
+    expect((results[3] as PromiseRejectedResult).reason).toBeInstanceOf(OverloadedError);
   });
 
   it('refuses bad arguments with InvalidArgumentError', async () => {
@@ -451,7 +475,8 @@ describe('getOrLoad over a simulated 3-node cluster', () => {
       () => calls === 1,
       cluster.scheduler.now() + 5_000,
     );
-    const waiter = cluster.node(holderId).getOrLoad(key, loader);
+    const thirdId = NODES.find((id) => id !== oldPrimary.id && id !== holderId)!;
+    const waiter = cluster.node(thirdId).getOrLoad(key, loader);
     await cluster.scheduler.runUntilConditionAsync(
       () => oldPrimary.stats().loads.waits === 1,
       cluster.scheduler.now() + 5_000,
