@@ -70,12 +70,16 @@ export const TTL_NONE = -1;
 
 /** The cache operations every shoal endpoint offers. */
 export interface ShoalCache {
-  /** The value under `key`, or `undefined`. Objects come back deeply frozen. */
+  /**
+   * The value under `key`, or `undefined` (also for a negative entry cached by
+   * `getOrLoad`). Objects come back deeply frozen.
+   */
   get<V = unknown>(key: string, options?: ReadOptions): Promise<V | undefined>;
   /** Stores `value`; resolves whether it was written (false when `nx`/`xx` said no). */
   set(key: string, value: unknown, options?: SetOptions): Promise<boolean>;
   /** Removes `key`; resolves whether it existed. */
   delete(key: string): Promise<boolean>;
+  /** Whether `key` has a live entry (a negative entry cached by `getOrLoad` counts). */
   has(key: string, options?: ReadOptions): Promise<boolean>;
   /** Remaining milliseconds, {@link TTL_NONE} or {@link TTL_MISSING}. */
   ttl(key: string, options?: ReadOptions): Promise<number>;
