@@ -207,7 +207,15 @@ async function runLease(
         encodeLoaded(target.epoch, key, token, result),
         route.operationTimeoutMs,
       );
-      if (isErrorReply(reply)) throw new Error(`${reply.c}: ${reply.m}`);
+      if (isErrorReply(reply)) {
+        // Refused for a reason other than a lost lease (the primary's limits are
+        // stricter than this caller's): the waiters would otherwise wait for the timeout.
+        if (reply.c !== 'ERR_LOAD_LEASE_LOST') {
+          const refusal = new LoaderError(key, reply.m, reply.c, 'ShoalError');
+          reportFailure(route, target, key, token, refusal, options.loadTimeoutMs);
+        }
+        throw new Error(`${reply.c}: ${reply.m}`);
+      }
     }
   } catch (error) {
     route.logger.debug('a loaded value was not cached', {

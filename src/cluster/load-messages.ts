@@ -200,7 +200,10 @@ function decodeResult(value: Record<string, unknown>, maxValueBytes: number): Lo
   }
   const bytes = value.v;
   if (bytes !== null) {
-    if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0) bad('value bytes');
+    // 0xC1 opens shoal's own stored forms (load-entry.ts), never a msgpack value.
+    if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0 || bytes[0] === 0xc1) {
+      bad('value bytes');
+    }
     const limit = sw === undefined ? maxValueBytes : maxValueBytes - STALE_ENVELOPE_BYTES;
     if (bytes.byteLength > limit) bad('value over maxValueBytes');
   }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ShoalClient } from '../../src/api/shoal-client.js';
 import type { ShoalCache } from '../../src/cluster/cache-api.js';
@@ -138,6 +139,40 @@ describe('getOrLoad over a simulated 3-node cluster', () => {
       loadedBy: 1,
     });
     expect(calls).toBe(1);
+  });
+
+  it('runs the loader once per key for callers arriving at random times (property)', async () => {
+    await startCluster();
+    const callers = endpoints([await connect('c1'), await connect('c2')]);
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 200 }),
+        fc.array(fc.record({ at: fc.nat(400), via: fc.nat(callers.length - 1) }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        async (loaderMs, arrivals) => {
+          const key = `prop:${run++}`;
+          let calls = 0;
+          const loader = async () => {
+            const call = ++calls;
+            await delay(loaderMs);
+            return { key, call };
+          };
+          const results = await settleAll(
+            arrivals.map(({ at, via }) =>
+              delay(at).then(() => callers[via]!.getOrLoad(key, loader, { ttlMs: 60_000 })),
+            ),
+          );
+          expect(calls).toBe(1);
+          for (const result of results) {
+            expect(result).toEqual({ status: 'fulfilled', value: { key, call: 1 } });
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 
   it('hands a loader error to every waiter with the same code and message, and does not cache it', async () => {
@@ -457,6 +492,26 @@ describe('getOrLoad over a simulated 3-node cluster', () => {
       expect(error).toBeInstanceOf(LoaderError);
       expect(error.loaderCode).toBe('ERR_VALUE_NOT_ENCODABLE');
     }
+  });
+
+  it('fails waiters at once when the primary refuses the loaded value, and the holder keeps it', async () => {
+    await startCluster({ maxValueBytes: 1_000 });
+    const client = await connect('c1');
+    const big = 'x'.repeat(2_000);
+    const holder = client.getOrLoad('big', () => big);
+    await cluster.scheduler.runUntilConditionAsync(
+      () => primaryOf('big').stats().loads.leases === 1,
+      cluster.scheduler.now() + 5_000,
+    );
+    const waiter = cluster.node('n1').getOrLoad<string>('big', () => 'unused');
+    const startMs = cluster.scheduler.now();
+    const [held, waited] = await settleAll<unknown>([holder, waiter]);
+    expect(held).toEqual({ status: 'fulfilled', value: big });
+    const error = (waited as PromiseRejectedResult).reason as LoaderError;
+    expect(error).toBeInstanceOf(LoaderError);
+    expect(error.loaderCode).toBe('ERR_INVALID_ARGUMENT');
+    expect(cluster.scheduler.now() - startMs).toBeLessThan(1_000);
+    expect(await cluster.run(client.has('big'))).toBe(false);
   });
 
   it('retries waiters at the new primary when the key moves during a load', async () => {
