@@ -426,6 +426,10 @@ export class CacheNode implements ShoalCache {
     this.counters.sets += ops.length;
   }
 
+  /**
+   * See {@link ShoalCache.getOrLoad}. Keys this node is the primary of are coordinated
+   * here (`stats().loads`); others at their primary.
+   */
   getOrLoad<V = unknown>(
     key: string,
     loader: Loader<V>,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Shoal, type ShoalNode } from '../../src/api/shoal.js';
 import { ShoalClient } from '../../src/api/shoal-client.js';
 import type { ShoalCache } from '../../src/cluster/cache-api.js';
-import { LoaderError } from '../../src/cluster/load-errors.js';
+import { LoadAbandonedError, LoaderError } from '../../src/cluster/load-errors.js';
 
 const SECRET = 'load-test-secret';
 const started: { stop(): Promise<void> }[] = [];
@@ -79,5 +79,28 @@ describe('getOrLoad on three Shoal.start nodes and a ShoalClient over WebSockets
       expect(error.loaderCode).toBe('EUPSTREAM');
     }
     expect(await callers[3]!.getOrLoad('bad', () => 'recovered')).toBe('recovered');
+  });
+
+  it('fails the waiters with LoadAbandonedError when the client holding the lease disconnects', async () => {
+    const holder = await ShoalClient.connect({ seeds: [`a=${nodes[0]!.url}`], secret: SECRET });
+    started.push(holder);
+    let loading = false;
+    const held = holder.getOrLoad('orphan', () => {
+      loading = true;
+      return new Promise<string>(() => {});
+    });
+    held.catch(() => {});
+    await eventually(() => loading);
+    const waits = () => nodes.reduce((sum, node) => sum + node.stats().loads.waits, 0);
+    const waitsBefore = waits();
+    const waiters = nodes.map((node) => node.getOrLoad('orphan', () => 'unused'));
+    for (const waiter of waiters) waiter.catch(() => {});
+    await eventually(() => waits() === waitsBefore + 3);
+    await holder.stop();
+    const results = await Promise.allSettled(waiters);
+    for (const result of results) {
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(LoadAbandonedError);
+    }
+    expect(await nodes[1]!.getOrLoad('orphan', () => 'reloaded')).toBe('reloaded');
   });
 });
