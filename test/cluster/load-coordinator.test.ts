@@ -52,7 +52,7 @@ function result(value: unknown, extra: Partial<LoadResult> = {}): LoadResult {
   };
 }
 
-function valueOf(answer: AcquireAnswer): unknown {
+function answeredValue(answer: AcquireAnswer): unknown {
   return answer.kind === 'value' && answer.stored !== undefined
     ? readValue(answer.stored)
     : undefined;
@@ -70,8 +70,8 @@ describe('LoadCoordinator', () => {
       LoadLeaseLostError,
     );
     await coordinator.complete('c1', 'k', 't1', result('loaded', { ttlMs: 500 }));
-    expect(valueOf(await waiter)).toBe('loaded');
-    expect(valueOf(await impostor)).toBe('loaded');
+    expect(answeredValue(await waiter)).toBe('loaded');
+    expect(answeredValue(await impostor)).toBe('loaded');
     expect(writes).toHaveLength(1);
     expect(writes[0]!.ttlMs).toBe(500);
     expect(coordinator.stats()).toMatchObject({ pending: 0, leases: 1, waits: 2, completed: 1 });
@@ -120,7 +120,7 @@ describe('LoadCoordinator', () => {
     await scheduler.runForAsync(100);
     await expect(impatient).rejects.toBeInstanceOf(LoadTimeoutError);
     await coordinator.complete('c1', 'k', 't1', result(7));
-    expect(valueOf(await patient)).toBe(7);
+    expect(answeredValue(await patient)).toBe(7);
   });
 
   it('abandons the loads of a holder that disconnects, and of partitions it no longer leads', async () => {
