@@ -7,12 +7,15 @@ import { ShoalError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { Scheduler, TimerHandle } from '../util/scheduler.js';
 import { BackupStreams } from './backup-streams.js';
-import type {
-  MsetOptions,
-  ReadOptions,
-  SetOptions,
-  ShoalCache,
-  WriteConcern,
+import {
+  type GetOrLoadOptions,
+  type Loader,
+  type MsetOptions,
+  type ReadOptions,
+  type SetOptions,
+  type ShoalCache,
+  TTL_MISSING,
+  type WriteConcern,
 } from './cache-api.js';
 import {
   type CacheNodeOptions,
@@ -46,14 +49,25 @@ import {
   msetOps,
   type OpResult,
   type ReadOp,
+  type SetOp,
 } from './key-ops.js';
 import { LiveSettings, type LiveSettingValues } from './live-settings.js';
+import { LoadCaller } from './load-caller.js';
+import {
+  LoadCoordinator,
+  type LoadStats,
+  type PeekedEntry,
+  resolveLoadLimits,
+} from './load-coordinator.js';
+import { staleWindowOf } from './load-entry.js';
+import type { LoadRequest } from './load-messages.js';
 import {
   CACHE_CHANNEL,
   type CacheMessage,
   type CacheRequest,
   decodeMessage,
   decodeRequest,
+  type ErrorReply,
   encodeOp,
   encodePartitions,
   encodeVersions,
@@ -151,6 +165,8 @@ export interface CacheNodeStats {
     readonly keysSent: number;
     readonly bytesSent: number;
   };
+  /** `getOrLoad` coordination for the keys this node is the primary of. */
+  readonly loads: LoadStats;
 }
 
 interface ViewWaiter {
@@ -201,6 +217,9 @@ export class CacheNode implements ShoalCache {
   private readonly pipeline: WritePipeline;
   private readonly handoff: Handoff;
   private readonly syncSource: SyncSource;
+  private readonly loads: LoadCoordinator;
+  private loadCaller: LoadCaller | undefined;
+  private loadTokens = 0;
   private placement: Placement | undefined;
   private stopped = false;
   /** Leaving: writes to partitions with no other owner are refused (see `drain`). */
@@ -326,6 +345,18 @@ export class CacheNode implements ShoalCache {
       },
       Math.floor(this.options.random.next() * 2 ** 32),
     );
+    this.loads = new LoadCoordinator(
+      {
+        nodeId: this.id,
+        scheduler: this.scheduler,
+        logger: this.logger,
+        peek: (key, p) => this.peekForLoad(key, p),
+        waitActive: (p) => this.waitActive(p),
+        write: (op, p) => this.serveAsPrimary(op, p),
+        epoch: () => this.placement?.epoch ?? -1,
+      },
+      resolveLoadLimits(this.options.loadLimits),
+    );
     this.transport.handle(CACHE_CHANNEL, {
       onRequest: (from, message) => this.onRequest(from, message),
       onMessage: (from, message) => this.onMessage(from, message),
@@ -432,6 +463,18 @@ export class CacheNode implements ShoalCache {
   }
 
   /**
+   * See {@link ShoalCache.getOrLoad}. Keys this node is the primary of are coordinated
+   * here (`stats().loads`); others at their primary.
+   */
+  getOrLoad<V = unknown>(
+    key: string,
+    loader: Loader<V>,
+    options?: GetOrLoadOptions,
+  ): Promise<V | undefined> {
+    return this.loadCallerOnce().getOrLoad(key, loader, options);
+  }
+
+  /**
    * Stops serving: queued and later operations fail with `StoppedError`, handoff and
    * timers stop. The transport is not closed (its owner closes it).
    */
@@ -447,6 +490,7 @@ export class CacheNode implements ShoalCache {
     }
     const stopped = new StoppedError();
     this.pipeline.close(stopped);
+    this.loads.close(stopped);
     this.handoff.close();
     this.syncSource.closeAll();
     for (const waiter of this.viewWaiters) {
@@ -545,6 +589,7 @@ export class CacheNode implements ShoalCache {
         keysSent: source.keysSent,
         bytesSent: source.bytesSent,
       },
+      loads: this.loads.stats(),
     };
   }
 
@@ -799,13 +844,74 @@ export class CacheNode implements ShoalCache {
         if (op.value.bytes.length > this.live.maxValueBytes) {
           throw new ValueTooLargeError(op.value.bytes.length, this.live.maxValueBytes);
         }
-        return this.pipeline.submit(partition, { ...op, ttlMs: this.live.ttlForSet(op.ttlMs) });
+        return this.pipeline.submit(partition, { ...op, ttlMs: this.ttlAtPrimary(op) });
       }
       if (mode !== MODE_PRIMARY_SYNCING) {
         throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
       }
       await this.waitActive(partition);
     }
+  }
+
+  /** The live entry of `key` for the load coordinator (see `LoadHost.peek`). */
+  private peekForLoad(key: string, partition: number): PeekedEntry | 'syncing' {
+    if (this.stopped) throw new StoppedError();
+    const mode = this.states.mode[partition];
+    if (mode === MODE_PRIMARY_SYNCING) return 'syncing';
+    if (mode !== MODE_PRIMARY_ACTIVE) {
+      throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
+    }
+    if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
+    const stored = this.store.get(key);
+    return { stored, ttlRemainingMs: stored === undefined ? TTL_MISSING : this.store.ttl(key) };
+  }
+
+  /** How `getOrLoad` reaches a key's primary from this node (built once). */
+  private loadCallerOnce(): LoadCaller {
+    if (this.loadCaller !== undefined) return this.loadCaller;
+    const nonce = Math.floor(this.options.random.next() * 2 ** 32).toString(36);
+    this.loadCaller = new LoadCaller({
+      self: this.id,
+      scheduler: this.scheduler,
+      logger: this.logger,
+      maxValueBytes: this.options.maxValueBytes,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      operationTimeoutMs: this.options.operationTimeoutMs,
+      newToken: () => `${this.id}:${nonce}:${++this.loadTokens}`,
+      locate: async (partition) => {
+        if (this.stopped) throw new StoppedError();
+        const placement = this.placement ?? (await this.awaitFirstView());
+        const primary = placement.primaryOf(partition);
+        const local = primary === this.id ? this.loads : undefined;
+        return { epoch: placement.epoch, primary, local };
+      },
+      request: (peer, message, timeoutMs) => {
+        this.counters.forwarded++;
+        return this.transport.request(peer, CACHE_CHANNEL, message, { timeoutMs });
+      },
+      mayRetry: (error, attempt, epoch, deadline) =>
+        this.mayRetry(
+          error,
+          { kind: 'get', key: '', fromAnyOwner: false },
+          attempt,
+          epoch,
+          deadline,
+        ),
+    });
+    return this.loadCaller;
+  }
+
+  /**
+   * The TTL a `set` is ordered with: the caller's or else the default TTL, jittered. A
+   * stale-while-revalidate entry (`getOrLoad`) keeps its window whole and only its
+   * fresh part is spread, so jitter cannot make it stale at birth.
+   */
+  private ttlAtPrimary(op: SetOp): number | undefined {
+    const windowMs = staleWindowOf(op.value.bytes);
+    if (windowMs === 0 || op.ttlMs === undefined || op.ttlMs <= windowMs) {
+      return this.live.ttlForSet(op.ttlMs);
+    }
+    return this.live.ttlForSet(op.ttlMs - windowMs)! + windowMs;
   }
 
   private readLocal(op: ReadOp): OpResult {
@@ -960,6 +1066,7 @@ export class CacheNode implements ShoalCache {
     for (const partition of [...this.activationWaiters.keys()])
       this.wakeActivationWaiters(partition);
     this.resolveViewWaiters();
+    this.loads.viewChanged((p) => mode[p] === MODE_PRIMARY_ACTIVE);
     this.keeper.viewChanged(changed);
     this.logger.debug('view applied', {
       epoch: next.epoch,
@@ -1180,6 +1287,10 @@ export class CacheNode implements ShoalCache {
         return this.onProbe(request.e, request.ps, request.watermarks);
       case 'sopen':
         return this.onSyncOpen(from, request.e, request.sid, request.ps, request.backup);
+      case 'load':
+      case 'loaded':
+      case 'loadFail':
+        return this.serveLoad(from, request);
       case 'spull': {
         const session = this.syncSource.session(request.sid, from);
         if (session === undefined || session.epoch !== this.placement?.epoch) {
@@ -1228,7 +1339,7 @@ export class CacheNode implements ShoalCache {
     return { ok: true };
   }
 
-  private refusal(error: unknown, requestEpoch: number): OpReply {
+  private refusal(error: unknown, requestEpoch: number): ErrorReply {
     const placement = this.placement;
     const epoch = placement?.epoch ?? -1;
     const view =
@@ -1236,6 +1347,12 @@ export class CacheNode implements ShoalCache {
         ? encodeView(placement)
         : undefined;
     return errorReply(error, epoch, view);
+  }
+
+  private async serveLoad(from: NodeId, request: LoadRequest): Promise<unknown> {
+    if ((this.placement?.epoch ?? -1) < request.e)
+      await this.waitForEpoch(request.e, this.options.viewWaitMs);
+    return this.loads.serve(from, request, (error) => this.refusal(error, request.e));
   }
 
   private async serveRemote(epoch: number, op: KeyOp): Promise<OpResult> {
@@ -1437,6 +1554,7 @@ export class CacheNode implements ShoalCache {
 
   private onPeerDown(peer: NodeId): void {
     if (this.stopped) return;
+    this.loads.peerDown(peer);
     for (const p of this.streams.dropPeer(peer)) this.keeper.mark(p);
   }
 

@@ -15,6 +15,7 @@ import {
   type KeyOp,
   type ReadKind,
 } from './key-ops.js';
+import { decodeLoadRequest, type LoadRequest } from './load-messages.js';
 import type { Placement } from './placement.js';
 import { fromBytes } from './value-codec.js';
 import type { ClusterView, ViewMember } from './view-source.js';
@@ -91,7 +92,8 @@ export type CacheRequest =
   | { t: 'probe'; e: number; ps: number[]; watermarks: boolean }
   | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
   | { t: 'spull'; sid: string }
-  | { t: 'seed'; e: number; clear: number[]; items: WireItem[] };
+  | { t: 'seed'; e: number; clear: number[]; items: WireItem[] }
+  | LoadRequest;
 
 export type CacheMessage =
   | { t: 'sclose'; sid: string }
@@ -373,6 +375,10 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
         clear: partitionsOf(value.ps),
         items: itemsOf(value.items, maxValueBytes, false),
       };
+    case 'load':
+    case 'loaded':
+    case 'loadFail':
+      return decodeLoadRequest(value, maxValueBytes);
     default:
       return bad('unknown request type');
   }

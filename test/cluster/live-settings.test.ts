@@ -244,4 +244,31 @@ describe('TTL jitter and default TTL at the primary', () => {
     expect(byDefault).toBeLessThanOrEqual(4_000);
     expect(await ttlsOf(7)).toEqual(first);
   });
+
+  it('spreads only the fresh part of a getOrLoad entry with a stale window', async () => {
+    cluster = new SimCluster({ seed: 3, node: { replicationFactor: 1, ttlJitter: 0.5 } });
+    const node: CacheNode = cluster.start('n1');
+    cluster.commit(['n1']);
+    await cluster.scheduler.runUntilConditionAsync(() => node.isSettled(), 10_000);
+    const options = { ttlMs: 10_000, staleWhileRevalidateMs: 20_000 };
+    const ttls: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      expect(await cluster.run(node.getOrLoad(`swr:${i}`, () => i, options))).toBe(i);
+      ttls.push(await cluster.run(node.ttl(`swr:${i}`)));
+      // Fresh at birth: a second call answers without loading.
+      const again = node.getOrLoad(
+        `swr:${i}`,
+        () => {
+          throw new Error('must not load');
+        },
+        options,
+      );
+      expect(await cluster.run(again)).toBe(i);
+    }
+    for (const ttl of ttls) {
+      expect(ttl).toBeGreaterThanOrEqual(25_000);
+      expect(ttl).toBeLessThanOrEqual(30_000);
+    }
+    expect(Math.min(...ttls)).toBeLessThan(27_000);
+  });
 });
