@@ -70,6 +70,7 @@ import {
 import { Placement } from './placement.js';
 import { isRetryableCode } from './remote-errors.js';
 import {
+  awaitsView,
   checkSetOptions,
   decodeOpReply,
   encodeResult,
@@ -523,13 +524,18 @@ export class CacheNode implements ShoalCache {
 
   private async execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
     const deadline = this.scheduler.now() + this.options.operationTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
+    // Waits for a view around an unreachable primary are bounded by the deadline only.
+    let attempt = 0;
+    for (;;) {
       if (this.stopped) throw new StoppedError();
       const placement = this.placement ?? (await this.awaitFirstView());
       try {
         return await this.route(op, partition, placement);
       } catch (error) {
-        if (!(await this.mayRetry(error, op, attempt, placement.epoch, deadline))) throw error;
+        const waiting = awaitsView(error, op);
+        if (!(await this.mayRetry(error, op, attempt, placement.epoch, deadline, waiting)))
+          throw error;
+        if (!waiting) attempt++;
         this.counters.retries++;
       }
     }
@@ -561,8 +567,9 @@ export class CacheNode implements ShoalCache {
     attempt: number,
     epoch: number,
     deadline: number,
+    waiting: boolean,
   ): Promise<boolean> {
-    if (this.stopped || attempt >= this.options.maxRetries) return false;
+    if (this.stopped || (!waiting && attempt >= this.options.maxRetries)) return false;
     const remaining = deadline - this.scheduler.now();
     if (remaining <= 0) return false;
     const code = error instanceof ShoalError ? error.code : '';
