@@ -192,6 +192,11 @@ export class CacheNode implements ShoalCache {
   private readonly activationWaiters = new Map<number, Set<ActivationWaiter>>();
   private readonly keeper: StreamKeeper;
   private readonly releaseMask = new Uint8Array(PARTITION_COUNT);
+  /**
+   * Partitions this node stopped owning and whose old copy it has not dropped yet: a
+   * (repeated) `release` acts only on these, so repeats cost no store scan.
+   */
+  private readonly strayMask = new Uint8Array(PARTITION_COUNT);
   private releaseTimer: TimerHandle | undefined;
   private pendingDrops = new Map<NodeId, [string, number][]>();
   private pendingDropCount = 0;
@@ -833,6 +838,7 @@ export class CacheNode implements ShoalCache {
       const keepsComplete = contiguous && oldMode !== MODE_NONE && complete[p] === 1;
       complete[p] = keepsComplete ? 1 : 0;
       const rank = next.rankOf(this.id, p);
+      if (rank >= 0) this.strayMask[p] = 0;
       if (rank === 0) {
         this.backupSid[p] = undefined;
         // Below writeConcern all, a backup may lack acknowledged writes without knowing:
@@ -865,6 +871,7 @@ export class CacheNode implements ShoalCache {
           backupSync.push(p);
         }
       } else {
+        if (oldMode !== MODE_NONE) this.strayMask[p] = 1;
         mode[p] = MODE_NONE;
         this.backupSid[p] = undefined;
       }
@@ -1266,6 +1273,7 @@ export class CacheNode implements ShoalCache {
         let released = false;
         for (const p of decoded.ps) {
           if (this.states.mode[p] !== MODE_NONE || placement.primaryOf(p) !== from) continue;
+          if (this.strayMask[p] === 0) continue;
           this.releaseMask[p] = 1;
           released = true;
         }
@@ -1305,6 +1313,7 @@ export class CacheNode implements ShoalCache {
     for (let p = 0; p < PARTITION_COUNT; p++) {
       if (mask[p] === 1) {
         mask[p] = 0;
+        this.strayMask[p] = 0;
         this.states.complete[p] = 0;
       }
     }
