@@ -293,12 +293,12 @@ export class Coordinator {
       disconnectGraceTicks: options.disconnectGraceTicks,
       syncLimitTicks: options.syncLimitTicks,
     });
-    // Half the shortest removal delay (a disconnect grace, else a session timeout): a
-    // node stalled less than that, plus its election-timeout lease, is still within
-    // the grace, so it cannot yet have been removed from the view; a longer stall
-    // withholds the lease (see src/coord/README.md for the bound).
-    this.pauseSuspectMs =
-      (Math.min(timing.sessionTimeoutTicks, timing.disconnectGraceTicks) * this.tickMs) / 2;
+    // Half a session timeout: a paused node keeps its connections open, so only a whole
+    // session timeout of silence removes it, and a shorter stall needs no care. (The
+    // disconnect grace applies to closed connections; see src/coord/README.md for the
+    // bound and its one assumption.) Not tied to the grace: an embedding application's
+    // busy stretches of half a second must not cost it the lease.
+    this.pauseSuspectMs = (timing.sessionTimeoutTicks * this.tickMs) / 2;
     this.leaseSuspendTicks = timing.electionTimeoutTicks;
     this.lastTickAtMs = this.scheduler.now();
     for (const [key] of Object.entries(this.core.clusterState.configEntries())) {

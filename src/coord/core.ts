@@ -357,8 +357,13 @@ export class CoordinatorCore {
     if (this.follow !== undefined && this.follow.leader === peer) this.loseLeader();
   }
 
-  /** The transport connected to `peer`: a looking node tells it at once instead of waiting. */
+  /**
+   * The transport connected to `peer`: a looking node tells it at once instead of
+   * waiting, and a closed connection no longer counts against the peer (it is alive, or
+   * a restarted process that joins with a new session).
+   */
   peerUp(peer: NodeId): void {
+    this.downSinceTick.delete(peer);
     if (this.role === 'looking' && this.voters.has(peer)) this.sendVote(peer, 'looking');
     if (this.role === 'observing' && this.follow === undefined && this.voters.has(peer)) {
       this.send(peer, { t: 'findLeader' });

@@ -25,9 +25,9 @@ import { InvalidArgumentError } from '../util/errors.js';
  *   transport connection closed (its process died: the kernel closes its sockets) and
  *   that has sent nothing since is removed after this grace instead of the whole
  *   session timeout. A paused process keeps its connection open and still gets the
- *   full session timeout. Safe because the grace exceeds the member's lease (an
- *   election timeout) plus the driver's pause guard (half the grace), see
- *   `src/coord/README.md`.
+ *   full session timeout. Safe because a running member drops its lease when it sees
+ *   the same close, and the grace exceeds two election timeouts; see
+ *   `src/coord/README.md` for the bound and its assumption about stalled processes.
  */
 export interface CoordTiming {
   readonly heartbeatTicks: number;
@@ -56,8 +56,8 @@ export const MAX_TIMEOUT_TICKS = 2_000_000;
  * Fills in defaults and checks the relations the protocol depends on: a heartbeat
  * strictly shorter than the election timeout, a session timeout longer than an
  * election timeout (otherwise every leader change would expire members), and a
- * disconnect grace of more than two election timeouts (the member's lease plus the
- * pause guard, which is half the grace) and at most the session timeout. The default
+ * disconnect grace of more than two election timeouts (the member's lease, with room
+ * for clock drift and messages in flight) and at most the session timeout. The default
  * grace is capped at the session timeout and kept above two election timeouts.
  */
 export function resolveTiming(options: Partial<CoordTiming> = {}): CoordTiming {
