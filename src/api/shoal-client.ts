@@ -580,10 +580,11 @@ export class ShoalClient implements ShoalCache {
       (code === 'ERR_OUTCOME_UNKNOWN' ||
         code === 'ERR_REQUEST_TIMEOUT' ||
         code === 'ERR_PEER_UNAVAILABLE');
+    // A primary without its lease refuses before ordering, and the lease may be back
+    // in a moment (an election, its pause guard after a stall): retried like a refusal.
     if (!notApplied && !readRetry && !(error instanceof NoQuorumError)) return false;
     if ((this.placement?.epoch ?? -1) <= epoch) await this.refreshView();
     const advanced = (this.placement?.epoch ?? -1) > epoch;
-    if (error instanceof NoQuorumError) return advanced;
     if (!advanced) {
       const hinted = error instanceof NotPrimaryError ? error.viewEpoch : epoch;
       if (waiting) {

@@ -715,10 +715,15 @@ export class CacheNode implements ShoalCache {
         code === 'ERR_PEER_UNAVAILABLE');
     if (code === 'ERR_NO_QUORUM') {
       // This node is cut off itself: no newer view will come. Otherwise the remote
-      // primary may have lost its lease to a newer view.
+      // primary lost its lease, to a newer view or only for a moment (an election, or
+      // its pause guard after a stall); it refused before ordering, so a bounded retry
+      // is safe either way.
       if (!this.viewSource.hasQuorum()) return false;
       await this.waitForEpoch(epoch + 1, Math.min(this.options.viewWaitMs, remaining));
-      return (this.placement?.epoch ?? -1) > epoch;
+      if ((this.placement?.epoch ?? -1) <= epoch) {
+        await this.sleep(Math.min(this.options.retryBackoffMs * (attempt + 1), remaining));
+      }
+      return true;
     }
     if (!notApplied && !readRetry) return false;
     const hinted =
