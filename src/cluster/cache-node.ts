@@ -55,6 +55,7 @@ import {
   encodeView,
   errorReply,
   isErrorReply,
+  MAX_OPS_PER_BATCH,
   type OpReply,
   type WireItem,
 } from './messages.js';
@@ -517,6 +518,135 @@ export class CacheNode implements ShoalCache {
       contents.push([entry.key, entry.value.bytes, entry.version]);
     }
     return contents;
+  }
+
+  // ---- for protocol front ends (RESP) ----------------------------------------------
+
+  /**
+   * Runs one operation (`key-ops.ts`, values already encoded) exactly as the cache API
+   * does: at the key's primary, replicated, retried only when provably not applied.
+   * A primary read of a key this node serves is answered from its store at once.
+   */
+  runOp(op: KeyOp): Promise<OpResult> {
+    checkKey(op.key);
+    if (isRead(op) && !op.fromAnyOwner && !this.stopped) {
+      const p = partitionOf(op.key);
+      if (this.states.mode[p] === MODE_PRIMARY_ACTIVE && this.viewSource.hasQuorum()) {
+        return Promise.resolve(this.readLocal(op));
+      }
+    }
+    return this.execute(op);
+  }
+
+  /** Runs independent operations, batched per primary (as `mget`/`mset` do). */
+  runOps(ops: readonly KeyOp[]): Promise<OpResult[]> {
+    for (const op of ops) checkKey(op.key);
+    return this.executeBatch(ops);
+  }
+
+  /** Largest encoded value this node accepts. */
+  get maxValueBytes(): number {
+    return this.options.maxValueBytes;
+  }
+
+  /** The store's byte bound. */
+  get maxMemoryBytes(): number {
+    return this.options.maxMemoryBytes;
+  }
+
+  /** Whether this node holds the read/write lease (a coordinator quorum). */
+  hasQuorum(): boolean {
+    return this.viewSource.hasQuorum();
+  }
+
+  /** The primary of `partition` in this node's view; `undefined` before the first view. */
+  primaryOf(partition: number): NodeId | undefined {
+    return this.placement?.primaryOf(partition);
+  }
+
+  /** Whether this node is the new primary of `partition` and still pulling it. */
+  isPartitionSyncing(partition: number): boolean {
+    return this.states.mode[partition] === MODE_PRIMARY_SYNCING;
+  }
+
+  /**
+   * The live keys of the partitions this node is primary of (so the sum over the
+   * members is the cache's key count), and how many of them have a TTL. Walks the
+   * store: O(entries).
+   */
+  primaryKeys(): { keys: string[]; keysWithTtl: number } {
+    const keys: string[] = [];
+    let keysWithTtl = 0;
+    const placement = this.placement;
+    if (placement === undefined) return { keys, keysWithTtl };
+    const filter = (key: string): boolean => placement.primaryOf(partitionOf(key)) === this.id;
+    for (const entry of this.store.entries(filter)) {
+      keys.push(entry.key);
+      if (entry.ttlRemainingMs !== undefined) keysWithTtl++;
+    }
+    return { keys, keysWithTtl };
+  }
+
+  /**
+   * Counts (and with `flush`, deletes through the replicated write path) the live keys
+   * of the partitions this node is primary of.
+   */
+  private async primaryKeyCount(flush: boolean): Promise<{ keys: number; keysWithTtl: number }> {
+    const { keys, keysWithTtl } = this.primaryKeys();
+    if (flush) {
+      for (let i = 0; i < keys.length; i += MAX_OPS_PER_BATCH) {
+        const ops: KeyOp[] = keys
+          .slice(i, i + MAX_OPS_PER_BATCH)
+          .map((key) => ({ kind: 'del', key }));
+        await this.executeBatch(ops);
+      }
+    }
+    return { keys: keys.length, keysWithTtl };
+  }
+
+  /** Asks every member of the view for {@link primaryKeyCount} and sums the answers. */
+  private async everyMemberPrimaryKeys(
+    flush: boolean,
+  ): Promise<{ keys: number; keysWithTtl: number }> {
+    const placement = this.placement ?? (await this.awaitFirstView());
+    const counts = await Promise.all(
+      placement.members.map(async (member) => {
+        if (member.id === this.id) return this.primaryKeyCount(flush);
+        const reply = (await this.transport.request(
+          member.id,
+          CACHE_CHANNEL,
+          { t: 'pkeys', flush },
+          { timeoutMs: this.options.operationTimeoutMs },
+        )) as { keys?: unknown; keysWithTtl?: unknown } | undefined;
+        if (isErrorReply(reply)) throw new ShoalError(reply.c, `${member.id}: ${reply.m}`);
+        const keys = reply?.keys;
+        const keysWithTtl = reply?.keysWithTtl;
+        if (typeof keys !== 'number' || typeof keysWithTtl !== 'number') {
+          throw new ShoalError('ERR_BAD_REPLY', `${member.id} answered a malformed key count`);
+        }
+        return { keys, keysWithTtl };
+      }),
+    );
+    let keys = 0;
+    let keysWithTtl = 0;
+    for (const count of counts) {
+      keys += count.keys;
+      keysWithTtl += count.keysWithTtl;
+    }
+    return { keys, keysWithTtl };
+  }
+
+  /** The cache's live keys over every member (each counts its primary partitions). */
+  clusterKeyCount(): Promise<{ keys: number; keysWithTtl: number }> {
+    return this.everyMemberPrimaryKeys(false);
+  }
+
+  /**
+   * Deletes every key of the cache: each member deletes its primary partitions' keys
+   * through the replicated write path. Not atomic: writes racing it may survive.
+   */
+  async flushCluster(): Promise<void> {
+    await this.everyMemberPrimaryKeys(true);
   }
 
   // ---- routing ------------------------------------------------------------------------
@@ -1075,6 +1205,11 @@ export class CacheNode implements ShoalCache {
       }
       case 'status':
         return { ok: true, status: nodeStatusReport(this.stats(), this.viewSource.status?.()) };
+      case 'pkeys':
+        return this.primaryKeyCount(request.flush).then(
+          (count) => ({ ok: true, ...count }),
+          (error: unknown) => errorReply(error),
+        );
       case 'configGet':
         return this.onConfigGet(request.key);
       case 'configSet':

@@ -15,6 +15,7 @@ import {
   evaluateWrite,
   type Mutation,
   type WriteOp,
+  type WriteResult,
 } from './key-ops.js';
 import type { WireItem } from './messages.js';
 import type { PartitionStates } from './partition-states.js';
@@ -70,7 +71,7 @@ export interface WritePipelineOptions {
 
 interface QueuedWrite {
   readonly op: WriteOp;
-  readonly resolve: (result: boolean | number) => void;
+  readonly resolve: (result: WriteResult) => void;
   readonly reject: (error: unknown) => void;
   readonly deadlineMs: number;
 }
@@ -83,7 +84,7 @@ interface AppliedMutation {
 class Batch {
   readonly epoch: number;
   readonly writes: QueuedWrite[];
-  readonly results: (boolean | number | Error)[];
+  readonly results: (WriteResult | Error)[];
   readonly mutations: AppliedMutation[];
   readonly targets: ReplicationTarget[];
   readonly needed: number;
@@ -97,7 +98,7 @@ class Batch {
   constructor(
     epoch: number,
     writes: QueuedWrite[],
-    results: (boolean | number | Error)[],
+    results: (WriteResult | Error)[],
     mutations: AppliedMutation[],
     targets: ReplicationTarget[],
     needed: number,
@@ -176,7 +177,7 @@ export class WritePipeline {
   }
 
   /** Queues a write on an active primary's partition; resolves with its result. */
-  submit(partition: number, op: WriteOp): Promise<boolean | number> {
+  submit(partition: number, op: WriteOp): Promise<WriteResult> {
     let queue = this.queues.get(partition);
     if (queue === undefined) {
       queue = new PartitionQueue();
@@ -311,7 +312,7 @@ export class WritePipeline {
   ): void {
     const epoch = this.host.epoch();
     const writes = queue.waiting.splice(0, this.options.maxBatchWrites);
-    const results: (boolean | number | Error)[] = [];
+    const results: (WriteResult | Error)[] = [];
     const mutations: AppliedMutation[] = [];
     const items: WireItem[] = [];
     // Later writes of the batch see earlier ones: the overlay holds their effect.
@@ -456,10 +457,7 @@ export class WritePipeline {
   }
 }
 
-function settle(
-  writes: readonly QueuedWrite[],
-  results: readonly (boolean | number | Error)[],
-): void {
+function settle(writes: readonly QueuedWrite[], results: readonly (WriteResult | Error)[]): void {
   for (let i = 0; i < writes.length; i++) {
     const result = results[i]!;
     if (result instanceof Error) writes[i]!.reject(result);

@@ -1,6 +1,6 @@
+import { INT64_MIN, parseInt64 } from '../../util/int64.js';
 import type { RespTtlChange } from '../backend.js';
 import { notAnIntegerError, RespCommandError } from '../errors.js';
-import { INT64_MIN, parseInt64 } from '../integer.js';
 import type { ClientSession } from '../session.js';
 import { isWord, ownedCopy, syntaxError, wrongArityError } from './arguments.js';
 import type { CommandHandlers } from './command-handler.js';
