@@ -23,6 +23,7 @@ export {
   WriteNotAppliedError,
 } from '../cluster/errors.js';
 export type { NodeCoordStatus, NodeStatusReport } from '../cluster/node-status.js';
+export type { ShoalRespOptions } from './resp-endpoint.js';
 export {
   NODE_HEALTH_PATH,
   NODE_METRICS_PATH,

@@ -3,7 +3,7 @@ import type { CoordinatorConfig } from '../coord/coordinator.js';
 import { CacheNodeBackend } from '../resp/cache-node-backend.js';
 import { RespDirectory, respAddressKey } from '../resp/resp-directory.js';
 import { RespServer } from '../resp/server.js';
-import { InvalidArgumentError } from '../util/errors.js';
+import { InvalidArgumentError, ShoalError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 
 /** The RESP (Redis protocol) options of `Shoal.start`. */
@@ -36,6 +36,13 @@ export interface RespEndpointContext {
   /** Where other nodes dial this one (its host is announced when binding a wildcard). */
   readonly advertisedAddress: string;
   readonly logger: Logger;
+}
+
+/** The RESP server could not listen (port in use, no such address, ...). */
+export class RespListenError extends ShoalError {
+  constructor(host: string, port: number, reason: string) {
+    super('ERR_RESP_LISTEN', `cannot listen for RESP on ${host}:${port} (${reason})`);
+  }
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
@@ -98,8 +105,19 @@ export async function startRespEndpoint(
     allowFlush: options.respAllowFlush === true,
     logger: context.logger,
   });
+  let bound: { host: string; port: number };
   try {
-    const bound = await server.listen();
+    bound = await server.listen();
+  } catch (error) {
+    await server.close();
+    const code = (error as { code?: unknown }).code;
+    throw new RespListenError(
+      host,
+      options.respPort,
+      typeof code === 'string' ? code : String(error),
+    );
+  }
+  try {
     const announced = WILDCARD_HOSTS.has(host)
       ? new URL(context.advertisedAddress).hostname
       : bound.host;
