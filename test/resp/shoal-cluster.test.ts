@@ -240,8 +240,10 @@ describe('Redis clients against a 3-node shoal cluster', () => {
     expect(await redis.incrby(k('n'), 41)).toBe(42);
     expect(await redis.decr(k('n'))).toBe(41);
     expect(await redis.decrby(k('n'), 40)).toBe(1);
-    expect(await redis.incrby(k('big'), '9223372036854775806')).toBe(9223372036854775806);
-    expect(await redis.call('INCRBY', k('big'), '1')).toBe(9223372036854775807);
+    // ioredis turns integer replies into doubles: the exact 64-bit text is checked by GET.
+    await redis.incrby(k('big'), '9223372036854775806');
+    expect(await redis.get(k('big'))).toBe('9223372036854775806');
+    await redis.incrby(k('big'), '1');
     await expect(redis.incr(k('big'))).rejects.toThrow('ERR increment or decrement would overflow');
     expect(await redis.get(k('big'))).toBe('9223372036854775807');
     await expect(redis.incr(k('ex'))).rejects.toThrow(
