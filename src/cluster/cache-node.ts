@@ -525,16 +525,9 @@ export class CacheNode implements ShoalCache {
   /**
    * Runs one operation (`key-ops.ts`, values already encoded) exactly as the cache API
    * does: at the key's primary, replicated, retried only when provably not applied.
-   * A primary read of a key this node serves is answered from its store at once.
    */
   runOp(op: KeyOp): Promise<OpResult> {
     checkKey(op.key);
-    if (isRead(op) && !op.fromAnyOwner && !this.stopped) {
-      const p = partitionOf(op.key);
-      if (this.states.mode[p] === MODE_PRIMARY_ACTIVE && this.viewSource.hasQuorum()) {
-        return Promise.resolve(this.readLocal(op));
-      }
-    }
     return this.execute(op);
   }
 
@@ -651,7 +644,26 @@ export class CacheNode implements ShoalCache {
 
   // ---- routing ------------------------------------------------------------------------
 
-  private async execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
+  private execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
+    // The common case, served without the retry loop's promise hops: this node is the
+    // active primary with the lease. A refusal that proves non-application goes the
+    // routed way, which retries it.
+    if (
+      !this.stopped &&
+      this.states.mode[partition] === MODE_PRIMARY_ACTIVE &&
+      this.viewSource.hasQuorum()
+    ) {
+      if (isRead(op)) return Promise.resolve(this.readLocal(op));
+      return this.pipeline.submit(partition, op).catch((error: unknown) => {
+        const code = error instanceof ShoalError ? error.code : '';
+        if (isRetryableCode(code)) return this.executeRouted(op, partition);
+        throw error;
+      });
+    }
+    return this.executeRouted(op, partition);
+  }
+
+  private async executeRouted(op: KeyOp, partition: number): Promise<OpResult> {
     const deadline = this.scheduler.now() + this.options.operationTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       if (this.stopped) throw new StoppedError();

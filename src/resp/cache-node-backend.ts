@@ -53,6 +53,17 @@ function respError(error: unknown): unknown {
   }
 }
 
+/**
+ * Longest TTL shoal stores (2^53 - 1 ms, 285,000 years): Redis accepts up to 2^63 ms,
+ * so a longer TTL is capped here (PTTL then reports the cap).
+ */
+const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
+
+/** A contract TTL (any number of ms, <= 0 meaning gone) as the cluster takes it. */
+function clusterTtl(ttlMs: number): number {
+  return Math.min(Math.max(0, Math.ceil(ttlMs)), MAX_TTL_MS);
+}
+
 function rethrow(error: unknown): never {
   throw respError(error);
 }
@@ -131,7 +142,7 @@ export class CacheNodeBackend implements RespBackend {
       kind: 'set',
       key,
       value: this.encode(value),
-      ttlMs: options.ttlMs === undefined ? undefined : Math.max(0, Math.ceil(options.ttlMs)),
+      ttlMs: options.ttlMs === undefined ? undefined : clusterTtl(options.ttlMs),
       nx: options.condition === 'nx',
       xx: options.condition === 'xx',
       keepTtl: options.keepTtl === true,
@@ -162,7 +173,7 @@ export class CacheNodeBackend implements RespBackend {
   }
 
   getEx(key: string, change: RespTtlChange): Promise<Buffer | undefined> {
-    const ttlMs = change === 'persist' ? null : Math.max(0, Math.ceil(change.ttlMs));
+    const ttlMs = change === 'persist' ? null : clusterTtl(change.ttlMs);
     return this.node.runOp({ kind: 'getex', key, ttlMs }).then(valueResult, rethrow);
   }
 
@@ -188,7 +199,7 @@ export class CacheNodeBackend implements RespBackend {
     const op: KeyOp = {
       kind: 'expire',
       key,
-      ttlMs: Math.max(0, Math.ceil(ttlMs)),
+      ttlMs: clusterTtl(ttlMs),
       ...(conditions === undefined ? {} : { onlyIf: conditions }),
     };
     return this.node.runOp(op).then((result) => result === true, rethrow);
