@@ -91,6 +91,8 @@ export const REPLICATION_FACTOR_CONFIG_KEY = 'replicationFactor';
 const HINT_INTERVAL_FACTOR = 4;
 /** Most callers waiting for a view at once; more fail fast. */
 const MAX_VIEW_WAITERS = 100_000;
+/** The backups of a partition that has none. */
+const NO_BACKUPS: readonly NodeId[] = Object.freeze([]);
 /** Most removals queued for backups before they are flushed at once. */
 const MAX_PENDING_DROPS = 10_000;
 
@@ -224,7 +226,11 @@ export class CacheNode implements ShoalCache {
         nodeId: this.id,
         epoch: () => this.placement?.epoch ?? -1,
         isActivePrimary: (p) => this.states.mode[p] === MODE_PRIMARY_ACTIVE,
-        backupsOf: (p) => this.placement?.ownersOf(p).slice(1) ?? [],
+        backupsOf: (p) => {
+          // Asked once per batch: no copy when there are no backups (RF 1).
+          const owners = this.placement?.ownersOf(p);
+          return owners === undefined || owners.length < 2 ? NO_BACKUPS : owners.slice(1);
+        },
         streamOf: (p, backup) => this.streams.get(p, backup),
         replicate: (target, p, epoch, items) => this.replicate(target, p, epoch, items),
         backupDiverged: (p, backup) => this.backupDiverged(p, backup),

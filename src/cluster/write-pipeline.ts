@@ -330,7 +330,10 @@ export class WritePipeline {
         if (mutation === undefined) continue;
         const version = this.states.nextVersion(partition, epoch);
         mutations.push({ mutation, version });
-        items.push([key, mutation.value?.bytes ?? null, mutation.ttlMs ?? -1, version]);
+        // Only backups need the wire form.
+        if (targets.length > 0) {
+          items.push([key, mutation.value?.bytes ?? null, mutation.ttlMs ?? -1, version]);
+        }
         overlay?.set(
           key,
           mutation.value === null
@@ -341,7 +344,7 @@ export class WritePipeline {
         results.push(error instanceof Error ? error : new Error(String(error)));
       }
     }
-    if (items.length === 0) {
+    if (mutations.length === 0) {
       settle(writes, results);
       return;
     }

@@ -318,11 +318,37 @@ export class CacheNodeBackend implements RespBackend {
 
   async stats(): Promise<RespBackendStats> {
     const stats = this.node.stats();
+    const topology = this.topology();
     return {
       usedMemoryBytes: stats.bytes,
       maxMemoryBytes: this.node.maxMemoryBytes,
       evictedKeys: stats.evictions,
       expiredKeys: stats.expirations,
+      extraInfo: {
+        stats: [
+          `shoal_forwarded_ops:${stats.forwarded}`,
+          `shoal_retried_ops:${stats.retries}`,
+          `shoal_keys_stored:${stats.keys}`,
+        ],
+        replication: [
+          `shoal_write_concern:${stats.writeConcern}`,
+          `shoal_primary_partitions:${stats.partitions.primaryActive + stats.partitions.primarySyncing}`,
+          `shoal_backup_partitions:${stats.partitions.backupActive + stats.partitions.backupSyncing}`,
+          `shoal_syncing_partitions:${stats.partitions.primarySyncing + stats.partitions.backupSyncing}`,
+          `shoal_replication_streams:${stats.replication.streams}`,
+          `shoal_replication_batches_sent:${stats.replication.batchesSent}`,
+          `shoal_replication_batches_failed:${stats.replication.batchesFailed}`,
+          `shoal_pending_writes:${stats.replication.pendingWrites}`,
+          `shoal_handoff_pending_partitions:${stats.handoff.partitionsPending}`,
+        ],
+        cluster: [
+          `cluster_state:${topology.state}`,
+          `shoal_node_id:${stats.nodeId}`,
+          `shoal_view_epoch:${stats.viewEpoch}`,
+          `shoal_members:${stats.members}`,
+          `shoal_has_quorum:${stats.hasQuorum ? 1 : 0}`,
+        ],
+      },
     };
   }
 

@@ -283,6 +283,10 @@ describe('Redis clients against a 3-node shoal cluster', () => {
     expect(info).toMatch(/# Stats\r\n[^#]*total_commands_processed:[1-9]/);
     expect(info).toMatch(/# Replication\r\nrole:master\r\nconnected_slaves:2/);
     expect(info).toContain('cluster_enabled:1');
+    expect(info).toContain('cluster_state:ok');
+    expect(info).toContain(`shoal_view_epoch:${a.view()!.epoch}`);
+    expect(info).toContain('shoal_members:3');
+    expect(info).toMatch(/shoal_primary_partitions:[1-9]/);
     const stats = a.stats();
     expect(info).toContain(`used_memory:${stats.bytes}`);
     const keyspace = await client.info('keyspace');
