@@ -101,7 +101,7 @@ function countRead(session: ClientSession, value: Buffer | undefined): void {
 }
 
 /** Shared by SET, SETEX, PSETEX and SETNX: Redis's `setGenericCommand`. */
-async function setGeneric(
+function setGeneric(
   session: ClientSession,
   key: string,
   value: Buffer,
