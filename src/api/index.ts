@@ -40,6 +40,7 @@ export {
   LoadTimeoutError,
 } from '../cluster/load-errors.js';
 export type { NodeCoordStatus, NodeStatusReport } from '../cluster/node-status.js';
+export type { ShoalRespOptions } from './resp-endpoint.js';
 export {
   NODE_HEALTH_PATH,
   NODE_METRICS_PATH,

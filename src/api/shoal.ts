@@ -20,6 +20,7 @@ import {
   type CoordinatorVoter,
 } from '../coord/coordinator.js';
 import { FileStorage } from '../coord/file-storage.js';
+import type { RespServer } from '../resp/server.js';
 import type { WsTlsOptions } from '../transport/ws-options.js';
 import { WsTransport } from '../transport/ws-transport.js';
 import { parseByteSize } from '../util/byte-size.js';
@@ -27,6 +28,7 @@ import { InvalidArgumentError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './metrics.js';
+import { checkRespOptions, type ShoalRespOptions, startRespEndpoint } from './resp-endpoint.js';
 import { NODE_ID_PATH } from './shoal-client.js';
 
 /** Timing of the embedded coordinator (defaults suit a LAN; see `coord/timing.ts`). */
@@ -39,8 +41,8 @@ export interface ShoalCoordinatorTiming {
   readonly disconnectGraceTicks?: number;
 }
 
-/** Options of {@link Shoal.start}. */
-export interface ShoalOptions {
+/** Options of {@link Shoal.start} (with `respPort` and friends, see {@link ShoalRespOptions}). */
+export interface ShoalOptions extends ShoalRespOptions {
   /** This node's id; default `node-<random>`. Ids, not addresses, identify nodes. */
   readonly id?: string;
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -129,6 +131,7 @@ export class ShoalNode implements ShoalCache {
   private readonly transport: WsTransport;
   private readonly coordinator: Coordinator;
   private readonly cache: CacheNode;
+  private resp: RespServer | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(transport: WsTransport, coordinator: Coordinator, cache: CacheNode) {
@@ -152,6 +155,7 @@ export class ShoalNode implements ShoalCache {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('Shoal.start needs options');
     }
+    checkRespOptions(options);
     const logger = options.logger ?? silentLogger;
     const id = options.id ?? `node-${randomBytes(4).toString('hex')}`;
     const maxMemoryBytes =
@@ -200,7 +204,26 @@ export class ShoalNode implements ShoalCache {
         ...(options.ttlJitter === undefined ? {} : { ttlJitter: options.ttlJitter }),
       });
       logger.info('shoal node started', { id, url: transport.url, voters: voters.length });
-      started = new ShoalNode(transport, coordinator, cache);
+      const node = new ShoalNode(transport, coordinator, cache);
+      if (options.respPort !== undefined) {
+        try {
+          node.resp = await startRespEndpoint(
+            { ...options, respPort: options.respPort },
+            {
+              cache,
+              config: coordinator.config,
+              secret: options.secret,
+              host: options.host,
+              advertisedAddress,
+              logger,
+            },
+          );
+        } catch (error) {
+          await cache.stop();
+          throw error;
+        }
+      }
+      started = node;
       return started;
     } catch (error) {
       if (coordinator !== undefined) await coordinator.stop();
@@ -275,6 +298,11 @@ export class ShoalNode implements ShoalCache {
     return this.cache.roleOf(key);
   }
 
+  /** The port of this node's RESP (Redis protocol) server, or `undefined` without one. */
+  get respPort(): number | undefined {
+    return this.resp?.port;
+  }
+
   /** Whether every partition this node owns is in sync. */
   isSettled(): boolean {
     return this.cache.isSettled();
@@ -288,6 +316,7 @@ export class ShoalNode implements ShoalCache {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.resp?.close();
       await this.cache.drain();
       await this.cache.stop();
       await this.coordinator.stop();

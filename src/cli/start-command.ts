@@ -1,4 +1,4 @@
-import type { ShoalNode } from '../api/index.js';
+import type { ShoalNode, ShoalRespOptions } from '../api/index.js';
 import { ShoalError } from '../util/errors.js';
 import type { Command, CommandContext } from './command.js';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
@@ -7,6 +7,7 @@ import { formatNode, type KnownNode } from './node-address.js';
 import { type ResolvedSecret, resolveSecret, SECRET_ENV } from './secret-source.js';
 import { ShutdownSignals } from './shutdown-signals.js';
 import {
+  type RespSettings,
   resolveStartSettings,
   START_DEFAULTS,
   START_FLAGS,
@@ -50,6 +51,13 @@ generated secret printed once.
   --data-dir DIR           persist the coordinator log there (a restarted voter keeps its promises)
   --log-level LEVEL        debug, info, warn or error: JSON lines on stderr (default ${START_DEFAULTS.logLevel})
   --join-timeout MS        how long to wait for a quorum of voters (default ${START_DEFAULTS.joinTimeoutMs})
+  --resp-port PORT         also speak the Redis protocol (RESP2/3) on PORT, as a Redis Cluster
+                           node (redis-cli -c, ioredis Cluster); 0 picks a free one
+  --resp-host HOST         interface of the RESP port (default: --host)
+  --resp-password TEXT     a password Redis clients may AUTH with besides the cluster secret
+  --resp-proxy             serve every key on the RESP port like one standalone Redis
+                           (forwarding to owners) instead of answering -MOVED
+  --resp-allow-flush       allow FLUSHALL/FLUSHDB on the RESP port (they empty the whole cache)
   --config FILE            read settings from a JSON file; keys are the camelCase flag names
                            (port, voters, maxMemory, secretFile, ...); flags override it
 
@@ -80,7 +88,12 @@ async function serve(
   signals: ShutdownSignals,
   context: CommandContext,
 ): Promise<number> {
-  const logger = new JsonLogger(settings.logLevel, { secrets: [secret.secret] });
+  const logger = new JsonLogger(settings.logLevel, {
+    secrets: [
+      secret.secret,
+      ...(settings.resp?.password === undefined ? [] : [settings.resp.password]),
+    ],
+  });
   const voters = await votersOf(settings);
   if (voters !== undefined && voters.length > 1) {
     context.out(
@@ -144,11 +157,24 @@ async function startNode(
       ...(settings.writeConcern === undefined ? {} : { writeConcern: settings.writeConcern }),
       ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
       joinTimeoutMs: settings.joinTimeoutMs,
+      ...respOptions(settings.resp),
       logger,
     });
   } catch (error) {
     throw new ShoalError('ERR_CLI_START', startFailure(error, settings, voters), { cause: error });
   }
+}
+
+/** `Shoal.start`'s RESP options from `--resp-*`. */
+function respOptions(resp: RespSettings | undefined): ShoalRespOptions {
+  if (resp === undefined) return {};
+  return {
+    respPort: resp.port,
+    ...(resp.host === undefined ? {} : { respHost: resp.host }),
+    ...(resp.password === undefined ? {} : { respPassword: resp.password }),
+    ...(resp.proxy ? { respProxy: true } : {}),
+    ...(resp.allowFlush ? { respAllowFlush: true } : {}),
+  };
 }
 
 /** One line saying why the node did not start, in the user's terms. */
@@ -198,6 +224,11 @@ function banner(
     `join another node:  ${shoal} start --id ${nextId(node.id, ensemble)} --port ${nextPort(settings.port, ensemble)} --join ${ensemble.map(formatNode).join(',')}${secretFlag}`,
     `connect a client:   ${shoal} set greeting hello --seed ${seed}${secretFlag} && ${shoal} get greeting --seed ${seed}${secretFlag}`,
     `cluster status:     ${shoal} status --seed ${seed}${secretFlag}`,
+    ...(node.respPort === undefined
+      ? []
+      : [
+          `Redis clients:      redis-cli -c -p ${node.respPort} -a <secret or --resp-password> (RESP on port ${node.respPort})`,
+        ]),
     'press Ctrl-C to stop (the node leaves the cluster cleanly)',
   );
   return lines;

@@ -74,6 +74,7 @@ import {
   encodeView,
   errorReply,
   isErrorReply,
+  MAX_OPS_PER_BATCH,
   type OpReply,
   type WireItem,
 } from './messages.js';
@@ -110,6 +111,8 @@ export const REPLICATION_FACTOR_CONFIG_KEY = 'replicationFactor';
 const HINT_INTERVAL_FACTOR = 4;
 /** Most callers waiting for a view at once; more fail fast. */
 const MAX_VIEW_WAITERS = 100_000;
+/** The backups of a partition that has none. */
+const NO_BACKUPS: readonly NodeId[] = Object.freeze([]);
 /** Most removals queued for backups before they are flushed at once. */
 const MAX_PENDING_DROPS = 10_000;
 
@@ -276,7 +279,11 @@ export class CacheNode implements ShoalCache {
         nodeId: this.id,
         epoch: () => this.placement?.epoch ?? -1,
         isActivePrimary: (p) => this.states.mode[p] === MODE_PRIMARY_ACTIVE,
-        backupsOf: (p) => this.placement?.ownersOf(p).slice(1) ?? [],
+        backupsOf: (p) => {
+          // Asked once per batch: no copy when there are no backups (RF 1).
+          const owners = this.placement?.ownersOf(p);
+          return owners === undefined || owners.length < 2 ? NO_BACKUPS : owners.slice(1);
+        },
         streamOf: (p, backup) => this.streams.get(p, backup),
         replicate: (target, p, epoch, items) => this.replicate(target, p, epoch, items),
         backupDiverged: (p, backup) => this.backupDiverged(p, backup),
@@ -653,9 +660,150 @@ export class CacheNode implements ShoalCache {
     return contents;
   }
 
+  // ---- for protocol front ends (RESP) ----------------------------------------------
+
+  /**
+   * Runs one operation (`key-ops.ts`, values already encoded) exactly as the cache API
+   * does: at the key's primary, replicated, retried only when provably not applied.
+   */
+  runOp(op: KeyOp): Promise<OpResult> {
+    checkKey(op.key);
+    return this.execute(op);
+  }
+
+  /** Runs independent operations, batched per primary (as `mget`/`mset` do). */
+  runOps(ops: readonly KeyOp[]): Promise<OpResult[]> {
+    for (const op of ops) checkKey(op.key);
+    return this.executeBatch(ops);
+  }
+
+  /** Largest encoded value this node accepts. */
+  get maxValueBytes(): number {
+    return this.options.maxValueBytes;
+  }
+
+  /** The store's byte bound. */
+  get maxMemoryBytes(): number {
+    return this.options.maxMemoryBytes;
+  }
+
+  /** Whether this node holds the read/write lease (a coordinator quorum). */
+  hasQuorum(): boolean {
+    return this.viewSource.hasQuorum();
+  }
+
+  /** The primary of `partition` in this node's view; `undefined` before the first view. */
+  primaryOf(partition: number): NodeId | undefined {
+    return this.placement?.primaryOf(partition);
+  }
+
+  /** Whether this node is the new primary of `partition` and still pulling it. */
+  isPartitionSyncing(partition: number): boolean {
+    return this.states.mode[partition] === MODE_PRIMARY_SYNCING;
+  }
+
+  /**
+   * The live keys of the partitions this node is primary of (so the sum over the
+   * members is the cache's key count), and how many of them have a TTL. Walks the
+   * store: O(entries).
+   */
+  primaryKeys(): { keys: string[]; keysWithTtl: number } {
+    const keys: string[] = [];
+    let keysWithTtl = 0;
+    const placement = this.placement;
+    if (placement === undefined) return { keys, keysWithTtl };
+    const filter = (key: string): boolean => placement.primaryOf(partitionOf(key)) === this.id;
+    for (const entry of this.store.entries(filter)) {
+      keys.push(entry.key);
+      if (entry.ttlRemainingMs !== undefined) keysWithTtl++;
+    }
+    return { keys, keysWithTtl };
+  }
+
+  /**
+   * Counts (and with `flush`, deletes through the replicated write path) the live keys
+   * of the partitions this node is primary of.
+   */
+  private async primaryKeyCount(flush: boolean): Promise<{ keys: number; keysWithTtl: number }> {
+    const { keys, keysWithTtl } = this.primaryKeys();
+    if (flush) {
+      for (let i = 0; i < keys.length; i += MAX_OPS_PER_BATCH) {
+        const ops: KeyOp[] = keys
+          .slice(i, i + MAX_OPS_PER_BATCH)
+          .map((key) => ({ kind: 'del', key }));
+        await this.executeBatch(ops);
+      }
+    }
+    return { keys: keys.length, keysWithTtl };
+  }
+
+  /** Asks every member of the view for {@link primaryKeyCount} and sums the answers. */
+  private async everyMemberPrimaryKeys(
+    flush: boolean,
+  ): Promise<{ keys: number; keysWithTtl: number }> {
+    const placement = this.placement ?? (await this.awaitFirstView());
+    const counts = await Promise.all(
+      placement.members.map(async (member) => {
+        if (member.id === this.id) return this.primaryKeyCount(flush);
+        const reply = (await this.transport.request(
+          member.id,
+          CACHE_CHANNEL,
+          { t: 'pkeys', flush },
+          { timeoutMs: this.options.operationTimeoutMs },
+        )) as { keys?: unknown; keysWithTtl?: unknown } | undefined;
+        if (isErrorReply(reply)) throw new ShoalError(reply.c, `${member.id}: ${reply.m}`);
+        const keys = reply?.keys;
+        const keysWithTtl = reply?.keysWithTtl;
+        if (typeof keys !== 'number' || typeof keysWithTtl !== 'number') {
+          throw new ShoalError('ERR_BAD_REPLY', `${member.id} answered a malformed key count`);
+        }
+        return { keys, keysWithTtl };
+      }),
+    );
+    let keys = 0;
+    let keysWithTtl = 0;
+    for (const count of counts) {
+      keys += count.keys;
+      keysWithTtl += count.keysWithTtl;
+    }
+    return { keys, keysWithTtl };
+  }
+
+  /** The cache's live keys over every member (each counts its primary partitions). */
+  clusterKeyCount(): Promise<{ keys: number; keysWithTtl: number }> {
+    return this.everyMemberPrimaryKeys(false);
+  }
+
+  /**
+   * Deletes every key of the cache: each member deletes its primary partitions' keys
+   * through the replicated write path. Not atomic: writes racing it may survive.
+   */
+  async flushCluster(): Promise<void> {
+    await this.everyMemberPrimaryKeys(true);
+  }
+
   // ---- routing ------------------------------------------------------------------------
 
-  private async execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
+  private execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
+    // The common case, served without the retry loop's promise hops: this node is the
+    // active primary with the lease. A refusal that proves non-application goes the
+    // routed way, which retries it.
+    if (
+      !this.stopped &&
+      this.states.mode[partition] === MODE_PRIMARY_ACTIVE &&
+      this.viewSource.hasQuorum()
+    ) {
+      if (isRead(op)) return Promise.resolve(this.readLocal(op));
+      return this.pipeline.submit(partition, op).catch((error: unknown) => {
+        const code = error instanceof ShoalError ? error.code : '';
+        if (isRetryableCode(code)) return this.executeRouted(op, partition);
+        throw error;
+      });
+    }
+    return this.executeRouted(op, partition);
+  }
+
+  private async executeRouted(op: KeyOp, partition: number): Promise<OpResult> {
     const deadline = this.scheduler.now() + this.options.operationTimeoutMs;
     // Waits for a view around an unreachable primary are bounded by the deadline only.
     let attempt = 0;
@@ -1290,6 +1438,11 @@ export class CacheNode implements ShoalCache {
       }
       case 'status':
         return { ok: true, status: nodeStatusReport(this.stats(), this.viewSource.status?.()) };
+      case 'pkeys':
+        return this.primaryKeyCount(request.flush).then(
+          (count) => ({ ok: true, ...count }),
+          (error: unknown) => errorReply(error),
+        );
       case 'configGet':
         return this.onConfigGet(request.key);
       case 'configSet':

@@ -15,6 +15,7 @@ import {
   evaluateWrite,
   type Mutation,
   type WriteOp,
+  type WriteResult,
 } from './key-ops.js';
 import type { WireItem } from './messages.js';
 import type { PartitionStates } from './partition-states.js';
@@ -76,7 +77,7 @@ export interface ReplicationLag {
 
 interface QueuedWrite {
   readonly op: WriteOp;
-  readonly resolve: (result: boolean | number) => void;
+  readonly resolve: (result: WriteResult) => void;
   readonly reject: (error: unknown) => void;
   readonly deadlineMs: number;
 }
@@ -89,7 +90,7 @@ interface AppliedMutation {
 class Batch {
   readonly epoch: number;
   readonly writes: QueuedWrite[];
-  readonly results: (boolean | number | Error)[];
+  readonly results: (WriteResult | Error)[];
   readonly mutations: AppliedMutation[];
   readonly targets: ReplicationTarget[];
   readonly needed: number;
@@ -105,7 +106,7 @@ class Batch {
   constructor(
     epoch: number,
     writes: QueuedWrite[],
-    results: (boolean | number | Error)[],
+    results: (WriteResult | Error)[],
     mutations: AppliedMutation[],
     targets: ReplicationTarget[],
     needed: number,
@@ -186,7 +187,7 @@ export class WritePipeline {
   }
 
   /** Queues a write on an active primary's partition; resolves with its result. */
-  submit(partition: number, op: WriteOp): Promise<boolean | number> {
+  submit(partition: number, op: WriteOp): Promise<WriteResult> {
     let queue = this.queues.get(partition);
     if (queue === undefined) {
       queue = new PartitionQueue();
@@ -340,7 +341,7 @@ export class WritePipeline {
   ): void {
     const epoch = this.host.epoch();
     const writes = queue.waiting.splice(0, this.options.maxBatchWrites);
-    const results: (boolean | number | Error)[] = [];
+    const results: (WriteResult | Error)[] = [];
     const mutations: AppliedMutation[] = [];
     const items: WireItem[] = [];
     // Later writes of the batch see earlier ones: the overlay holds their effect.
@@ -358,7 +359,10 @@ export class WritePipeline {
         if (mutation === undefined) continue;
         const version = this.states.nextVersion(partition, epoch);
         mutations.push({ mutation, version });
-        items.push([key, mutation.value?.bytes ?? null, mutation.ttlMs ?? -1, version]);
+        // Only backups need the wire form.
+        if (targets.length > 0) {
+          items.push([key, mutation.value?.bytes ?? null, mutation.ttlMs ?? -1, version]);
+        }
         overlay?.set(
           key,
           mutation.value === null
@@ -369,7 +373,7 @@ export class WritePipeline {
         results.push(error instanceof Error ? error : new Error(String(error)));
       }
     }
-    if (items.length === 0) {
+    if (mutations.length === 0) {
       settle(writes, results);
       return;
     }
@@ -494,10 +498,7 @@ export class WritePipeline {
   }
 }
 
-function settle(
-  writes: readonly QueuedWrite[],
-  results: readonly (boolean | number | Error)[],
-): void {
+function settle(writes: readonly QueuedWrite[], results: readonly (WriteResult | Error)[]): void {
   for (let i = 0; i < writes.length; i++) {
     const result = results[i]!;
     if (result instanceof Error) writes[i]!.reject(result);
