@@ -187,6 +187,33 @@ export function renderMetrics(stats: CacheNodeStats, status: CoordinatorStatus):
     ),
     counter('shoal_handoff_sent_keys_total', 'Keys sent by handoff.', stats.handoff.keysSent),
     counter('shoal_handoff_sent_bytes_total', 'Bytes sent by handoff.', stats.handoff.bytesSent),
+    gauge('shoal_loads_pending', 'getOrLoad loads in progress at this node.', stats.loads.pending),
+    counter(
+      'shoal_load_leases_total',
+      'getOrLoad leases granted here (each is one loader run somewhere).',
+      stats.loads.leases,
+    ),
+    counter(
+      'shoal_load_waits_total',
+      'getOrLoad callers that waited on another caller load.',
+      stats.loads.waits,
+    ),
+    counter(
+      'shoal_loads_completed_total',
+      'Loads that ended with a result.',
+      stats.loads.completed,
+    ),
+    counter('shoal_loads_failed_total', 'Loads whose loader threw.', stats.loads.failed),
+    counter(
+      'shoal_loads_timed_out_total',
+      'Loads that timed out or whose lease holder went away.',
+      stats.loads.timedOut,
+    ),
+    counter(
+      'shoal_load_write_failures_total',
+      'Loaded results the write path could not store.',
+      stats.loads.writeFailures,
+    ),
     {
       name: 'shoal_coord_role',
       type: 'gauge',

@@ -75,6 +75,21 @@ describe('/healthz and /metrics on the node port', () => {
     const third = parsePrometheusText(await (await fetch(`${base}/metrics`)).text());
     expect(hits(third, 'shoal_settings_max_memory_bytes')).toBe(1024 * 1024);
     expect(hits(third, 'shoal_settings_default_ttl_seconds')).toBe(1.5);
+
+    // A getOrLoad miss runs one lease to completion; a second call is a plain hit.
+    let loaderCalls = 0;
+    const load = () => {
+      loaderCalls++;
+      return 'loaded';
+    };
+    expect(await node.getOrLoad('metrics:loaded', load)).toBe('loaded');
+    expect(await node.getOrLoad('metrics:loaded', load)).toBe('loaded');
+    expect(loaderCalls).toBe(1);
+    const fourth = parsePrometheusText(await (await fetch(`${base}/metrics`)).text());
+    expect(hits(fourth, 'shoal_load_leases_total')).toBe(1);
+    expect(hits(fourth, 'shoal_loads_completed_total')).toBe(1);
+    expect(hits(fourth, 'shoal_loads_pending')).toBe(0);
+    expect(fourth.types.get('shoal_loads_failed_total')).toBe('counter');
   });
 
   it('answers 503 with the reason when the node loses its quorum, and 404 elsewhere', async () => {
