@@ -1143,14 +1143,29 @@ export class CacheNode implements ShoalCache {
         // Reads of an active primary's partition are answered synchronously: no
         // promise hops on the hot path of clients.
         const op = request.op;
-        if (isRead(op) && this.placement !== undefined && request.e <= this.placement.epoch) {
-          const mode = this.states.mode[partitionOf(op.key)];
-          if (
-            mode === MODE_PRIMARY_ACTIVE
-              ? op.fromAnyOwner || this.viewSource.hasQuorum()
-              : op.fromAnyOwner && mode === MODE_BACKUP_ACTIVE
+        const placement = this.placement;
+        if (placement !== undefined && request.e <= placement.epoch) {
+          const partition = partitionOf(op.key);
+          const mode = this.states.mode[partition];
+          if (isRead(op)) {
+            if (
+              mode === MODE_PRIMARY_ACTIVE
+                ? op.fromAnyOwner || this.viewSource.hasQuorum()
+                : op.fromAnyOwner && mode === MODE_BACKUP_ACTIVE
+            ) {
+              return { ok: true, r: encodeResult(this.readLocal(op)) } satisfies OpReply;
+            }
+          } else if (
+            mode === MODE_PRIMARY_ACTIVE &&
+            placement.primaryOf(partition) === this.id &&
+            this.viewSource.hasQuorum()
           ) {
-            return { ok: true, r: encodeResult(this.readLocal(op)) } satisfies OpReply;
+            // The checks of serveRemote/serveAsPrimary, done here so a write on an
+            // active primary skips their two async layers.
+            return this.pipeline.submit(partition, op).then(
+              (result) => ({ ok: true, r: encodeResult(result) }) satisfies OpReply,
+              (error: unknown) => this.refusal(error, request.e),
+            );
           }
         }
         return this.serveRemote(request.e, request.op).then(
