@@ -49,6 +49,7 @@ import { InvalidArgumentError, ShoalError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { realScheduler, type Scheduler } from '../util/scheduler.js';
+import { ConfigPoller, DEFAULT_CONFIG_POLL_MS } from './config-poller.js';
 
 /** Options of the routing core of a client, whatever its transport. */
 export interface ShoalClientRoutingOptions {
@@ -67,6 +68,8 @@ export interface ShoalClientRoutingOptions {
   /** Timers; default the real event loop (simulations pass their scheduler). */
   readonly scheduler?: Scheduler;
   readonly logger?: Logger;
+  /** How often `config.watch` reads the watched keys. Default 1000 ms. */
+  readonly configPollMs?: number;
 }
 
 /** Options of {@link ShoalClient.connect}. */
@@ -98,6 +101,7 @@ interface ResolvedRouting {
   connectTimeoutMs: number;
   scheduler: Scheduler;
   logger: Logger;
+  configPollMs: number;
 }
 
 function resolveRouting(options: ShoalClientRoutingOptions): ResolvedRouting {
@@ -121,6 +125,7 @@ function resolveRouting(options: ShoalClientRoutingOptions): ResolvedRouting {
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
     scheduler: options.scheduler ?? realScheduler,
     logger: options.logger ?? silentLogger,
+    configPollMs: positive('configPollMs', options.configPollMs, DEFAULT_CONFIG_POLL_MS),
   };
 }
 
@@ -143,6 +148,7 @@ export class ShoalClient implements ShoalCache {
   private refreshing: Promise<void> | undefined;
   private stopped = false;
   private anyCursor = 0;
+  private readonly configPoller: ConfigPoller;
   private loadCaller: LoadCaller | undefined;
   private loadTokens = 0;
 
@@ -156,6 +162,12 @@ export class ShoalClient implements ShoalCache {
     this.ownsTransport = ownsTransport;
     this.seeds = [...seeds];
     this.options = options;
+    this.configPoller = new ConfigPoller(
+      (key) => this.config.get(key),
+      options.scheduler,
+      options.logger,
+      options.configPollMs,
+    );
   }
 
   /** Connects to a cluster through its seeds and fetches the first view. */
@@ -242,6 +254,14 @@ export class ShoalClient implements ShoalCache {
       const { version } = await this.configRequest(request);
       return { version };
     },
+    /**
+     * Calls `fn(value, version)` with `key`'s current value (if it was ever set), then
+     * whenever it moves to a newer version; returns the unsubscribe. A client has no
+     * copy of the log, so it reads the key every `configPollMs`: it may skip versions
+     * committed between two reads, but never reports an older one after a newer one.
+     */
+    watch: (key: string, fn: (value: unknown, version: number) => void): (() => void) =>
+      this.configPoller.watch(key, fn),
   };
 
   get<V = unknown>(key: string, options?: ReadOptions): Promise<V | undefined> {
@@ -329,6 +349,7 @@ export class ShoalClient implements ShoalCache {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.configPoller.close();
     if (this.ownsTransport) await this.transport.close();
   }
 

@@ -11,6 +11,7 @@ import type {
 } from '../cluster/cache-api.js';
 import { CacheNode, type CacheNodeStats } from '../cluster/cache-node.js';
 import type { CacheNodeOptions } from '../cluster/cache-node-options.js';
+import { checkConfigWrite } from '../cluster/cluster-settings.js';
 import type { ClusterView } from '../cluster/view-source.js';
 import {
   Coordinator,
@@ -66,6 +67,13 @@ export interface ShoalOptions {
   readonly maxEntries?: number;
   /** Largest encoded value accepted. Default 1 MiB. */
   readonly maxValueBytes?: number;
+  /** TTL of a `set` without one, in ms; 0 (default) means no expiry. */
+  readonly defaultTtlMs?: number;
+  /**
+   * Fraction in [0, 1] (default 0): each `set`'s TTL is drawn uniformly from
+   * `[ttl * (1 - ttlJitter), ttl]`, so keys written together do not expire together.
+   */
+  readonly ttlJitter?: number;
   /** Where the coordinator persists its log; without it a restart forgets it (see coord). */
   readonly dataDir?: string;
   /** TLS certificate to listen with `wss`, and CAs to trust when dialing. */
@@ -86,6 +94,8 @@ export interface ShoalOptions {
       | 'maxValueBytes'
       | 'replicationFactor'
       | 'writeConcern'
+      | 'defaultTtlMs'
+      | 'ttlJitter'
     >
   >;
   readonly logger?: Logger;
@@ -108,7 +118,13 @@ export class ShoalNode implements ShoalCache {
   readonly id: string;
   /** `ws://host:port` (or `wss://`) this node listens on. */
   readonly url: string;
-  /** The cluster-wide config (read, set with compare-and-set, watch). */
+  /**
+   * The cluster-wide config (read, set with compare-and-set, watch), agreed through
+   * the coordinator. `defaultTtlMs`, `ttlJitter`, `maxValueBytes`, `maxMemory` and
+   * `writeConcern` take effect on every node in commit order; `set` refuses an invalid
+   * value for them (and `replicationFactor`) with `InvalidSettingError`. Other keys are
+   * the application's own.
+   */
   readonly config: CoordinatorConfig;
   private readonly transport: WsTransport;
   private readonly coordinator: Coordinator;
@@ -121,7 +137,14 @@ export class ShoalNode implements ShoalCache {
     this.cache = cache;
     this.id = transport.localId;
     this.url = transport.url;
-    this.config = coordinator.config;
+    const config = coordinator.config;
+    this.config = {
+      ...config,
+      set: async (key, value, options) => {
+        checkConfigWrite(key, value);
+        return config.set(key, value, options);
+      },
+    };
   }
 
   /** See {@link Shoal.start}. */
@@ -173,6 +196,8 @@ export class ShoalNode implements ShoalCache {
           ? {}
           : { replicationFactor: options.replicationFactor }),
         ...(options.writeConcern === undefined ? {} : { writeConcern: options.writeConcern }),
+        ...(options.defaultTtlMs === undefined ? {} : { defaultTtlMs: options.defaultTtlMs }),
+        ...(options.ttlJitter === undefined ? {} : { ttlJitter: options.ttlJitter }),
       });
       logger.info('shoal node started', { id, url: transport.url, voters: voters.length });
       started = new ShoalNode(transport, coordinator, cache);
@@ -256,12 +281,14 @@ export class ShoalNode implements ShoalCache {
   }
 
   /**
-   * Stops serving, leaves the cluster (the coordinator commits the leave, so the
-   * other owners take over at once instead of after a session timeout), and closes
+   * Hands the partitions only this node holds (replication factor 1) to their next
+   * owners, stops serving, leaves the cluster (the coordinator commits the leave, so
+   * the other owners take over at once instead of after a session timeout), and closes
    * the listener. Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.cache.drain();
       await this.cache.stop();
       await this.coordinator.stop();
       await this.transport.close();

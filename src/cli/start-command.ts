@@ -26,8 +26,9 @@ export const startCommand: Command = {
   summary: 'run a cluster node in the foreground',
   usage: `usage: shoal start [options]
 
-Runs a node until SIGINT or SIGTERM; it then leaves the cluster cleanly (its
-partitions move to the other owners at once). A second signal forces the exit.
+Runs a node until SIGINT or SIGTERM; it then leaves the cluster cleanly: partitions
+only it holds (replication factor 1) are handed to their next owners first, the
+others' backups take over at once. A second signal forces the exit.
 With no options: a single-node cluster on ${START_DEFAULTS.host}:${START_DEFAULTS.port}, id ${START_DEFAULTS.id}, with a
 generated secret printed once.
 
@@ -194,7 +195,7 @@ function banner(
     lines.push(`give other nodes and clients the same secret (${SECRET_ENV} or --secret-file)`);
   }
   lines.push(
-    `join another node:  ${shoal} start --id ${nextId(node.id, ensemble)} --port ${nextPort(settings.port)} --join ${ensemble.map(formatNode).join(',')}${secretFlag}`,
+    `join another node:  ${shoal} start --id ${nextId(node.id, ensemble)} --port ${nextPort(settings.port, ensemble)} --join ${ensemble.map(formatNode).join(',')}${secretFlag}`,
     `connect a client:   ${shoal} set greeting hello --seed ${seed}${secretFlag} && ${shoal} get greeting --seed ${seed}${secretFlag}`,
     `cluster status:     ${shoal} status --seed ${seed}${secretFlag}`,
     'press Ctrl-C to stop (the node leaves the cluster cleanly)',
@@ -211,8 +212,21 @@ function nextId(id: string, taken: readonly KnownNode[]): string {
   return `${stem}${number}`;
 }
 
-function nextPort(port: number): number {
-  return port === 0 || port === 65_535 ? 0 : port + 1;
+/** The next port after `port` that no node of the ensemble uses (0 when none is left). */
+function nextPort(port: number, taken: readonly KnownNode[]): number {
+  if (port === 0) return 0;
+  const used = new Set(taken.map((node) => portOf(node.url)));
+  let candidate = port + 1;
+  while (used.has(candidate)) candidate++;
+  return candidate > 65_535 ? 0 : candidate;
+}
+
+function portOf(url: string): number | undefined {
+  try {
+    return Number(new URL(url).port);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resolves with the reason once the node reports a fatal failure (its storage died). */

@@ -1,3 +1,4 @@
+import type { CoordRole } from '../coord/ready.js';
 import { PARTITION_COUNT, partitionOf } from '../ring/partitioner.js';
 import { LruStore, type RemovalReason } from '../store/lru-store.js';
 import { PeerUnavailableError } from '../transport/errors.js';
@@ -21,6 +22,8 @@ import {
   type ResolvedCacheNodeOptions,
   resolveCacheNodeOptions,
 } from './cache-node-options.js';
+import { checkConfigWrite } from './cluster-settings.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, type DrainResult, drainPartitions } from './drain.js';
 import {
   ConfigUnavailableError,
   NoQuorumError,
@@ -31,6 +34,7 @@ import {
   ReplicaNotSyncedError,
   StaleViewError,
   StoppedError,
+  ValueTooLargeError,
 } from './errors.js';
 import { applyReplicated, Handoff, type HandoffStats } from './handoff.js';
 import {
@@ -45,7 +49,9 @@ import {
   msetOps,
   type OpResult,
   type ReadOp,
+  type SetOp,
 } from './key-ops.js';
+import { LiveSettings, type LiveSettingValues } from './live-settings.js';
 import { LoadCaller } from './load-caller.js';
 import {
   LoadCoordinator,
@@ -53,6 +59,7 @@ import {
   type PeekedEntry,
   resolveLoadLimits,
 } from './load-coordinator.js';
+import { staleWindowOf } from './load-entry.js';
 import type { LoadRequest } from './load-messages.js';
 import {
   CACHE_CHANNEL,
@@ -112,6 +119,8 @@ export interface CacheNodeStats {
   /** Epoch of the view this node applies, or -1 before the first one. */
   readonly viewEpoch: number;
   readonly members: number;
+  /** This node's coordinator role (`unknown` under a simulated view source). */
+  readonly role: CoordRole | 'unknown';
   readonly hasQuorum: boolean;
   readonly writeConcern: WriteConcern;
   readonly keys: number;
@@ -142,7 +151,16 @@ export interface CacheNodeStats {
     readonly streams: number;
     /** Writes queued or in flight. */
     readonly pendingWrites: number;
+    /**
+     * Replication lag of this node's primary partitions: batches sent that not every
+     * backup has answered yet (at most one per partition)...
+     */
+    readonly batchesInFlight: number;
+    /** ...and how long ago the oldest of them was sent, in ms (0 when none). */
+    readonly oldestBatchAgeMs: number;
   };
+  /** The live settings in effect: the cluster config's, else this node's options. */
+  readonly settings: LiveSettingValues;
   readonly handoff: HandoffStats & {
     readonly sourceSessions: number;
     readonly keysSent: number;
@@ -192,6 +210,8 @@ export class CacheNode implements ShoalCache {
   private readonly scheduler: Scheduler;
   private readonly logger: Logger;
   private readonly store: LruStore<StoredValue>;
+  /** The cluster settings this node applies live (see `live-settings.ts`). */
+  private readonly live: LiveSettings;
   private readonly states = new PartitionStates();
   private readonly streams = new BackupStreams();
   private readonly backupSid: (string | undefined)[] = new Array(PARTITION_COUNT);
@@ -203,6 +223,8 @@ export class CacheNode implements ShoalCache {
   private loadTokens = 0;
   private placement: Placement | undefined;
   private stopped = false;
+  /** Leaving: writes to partitions with no other owner are refused (see `drain`). */
+  private draining = false;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly maintenanceTimer: TimerHandle;
   private viewWaiters: ViewWaiter[] = [];
@@ -235,10 +257,18 @@ export class CacheNode implements ShoalCache {
     this.viewSource = this.options.viewSource;
     this.scheduler = this.options.scheduler;
     this.logger = this.options.logger;
+    const live = new LiveSettings(
+      this.options,
+      this.viewSource.config,
+      this.options.random,
+      this.logger,
+      (maxBytes) => this.store.resize({ maxEntries: this.options.maxEntries, maxBytes }),
+    );
+    this.live = live;
     this.store = new LruStore<StoredValue>({
       clock: this.scheduler,
       maxEntries: this.options.maxEntries,
-      maxBytes: this.options.maxMemoryBytes,
+      maxBytes: live.maxMemoryBytes,
       onRemove: (key, _value, reason) => this.onStoreRemove(key, reason),
     });
     this.pipeline = new WritePipeline(
@@ -256,11 +286,15 @@ export class CacheNode implements ShoalCache {
       this.states,
       this.scheduler,
       {
-        writeConcern: this.options.writeConcern,
+        get writeConcern() {
+          return live.writeConcern;
+        },
         maxBatchWrites: this.options.maxBatchWrites,
         maxQueuedWritesPerPartition: this.options.maxQueuedPerPartition,
         queueTimeoutMs: this.options.queueTimeoutMs,
-        maxValueBytes: this.options.maxValueBytes,
+        get maxValueBytes() {
+          return live.maxValueBytes;
+        },
       },
     );
     this.keeper = new StreamKeeper(
@@ -311,7 +345,9 @@ export class CacheNode implements ShoalCache {
         requestTimeoutMs: this.options.syncRequestTimeoutMs,
         retryDelayMs: this.options.syncRetryDelayMs,
         maxBufferedItemsPerSession: this.options.syncMaxBufferedItems,
-        byWatermark: this.options.writeConcern !== 'all',
+        get byWatermark() {
+          return live.handoffByWatermark;
+        },
       },
       Math.floor(this.options.random.next() * 2 ** 32),
     );
@@ -389,7 +425,7 @@ export class CacheNode implements ShoalCache {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
     checkKey(key);
     const { ttlMs, nx, xx } = checkSetOptions(options);
-    const stored = encodeValue(value, this.options.maxValueBytes);
+    const stored = encodeValue(value, this.live.maxValueBytes);
     const result = await this.execute({ kind: 'set', key, value: stored, ttlMs, nx, xx });
     if (result === true) this.counters.sets++;
     return result as boolean;
@@ -427,7 +463,7 @@ export class CacheNode implements ShoalCache {
     entries: Iterable<readonly [string, unknown]>,
     options: MsetOptions = {},
   ): Promise<void> {
-    const ops = msetOps(entries, options.ttlMs, this.options.maxValueBytes);
+    const ops = msetOps(entries, options.ttlMs, this.live.maxValueBytes);
     await this.executeBatch(ops);
     this.counters.sets += ops.length;
   }
@@ -451,6 +487,7 @@ export class CacheNode implements ShoalCache {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.live.close();
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     this.scheduler.clearTimeout(this.maintenanceTimer);
     this.keeper.close();
@@ -476,6 +513,51 @@ export class CacheNode implements ShoalCache {
     this.activationWaiters.clear();
   }
 
+  /**
+   * Before leaving the cluster: stops ordering writes on the partitions this node is
+   * the only owner of (replication factor 1; they are refused as not applied and their
+   * callers retry in the next view) and hands those partitions to the members that own
+   * them once it has left (`drain.ts`). Partitions with backups need nothing: a backup
+   * takes over. Reads go on; call `stop()` after the leave. Does nothing without other
+   * members or without the lease (the cluster cannot take them).
+   */
+  async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<DrainResult> {
+    const placement = this.placement;
+    if (
+      this.stopped ||
+      this.draining ||
+      placement === undefined ||
+      placement.members.length < 2 ||
+      !this.viewSource.hasQuorum()
+    ) {
+      return { partitions: 0, keys: 0, failedTargets: [] };
+    }
+    this.draining = true;
+    const result = await drainPartitions(
+      {
+        nodeId: this.id,
+        placement: () => this.placement,
+        replicationFactor: () => this.replicationFactor(),
+        vnodes: this.options.vnodes,
+        needsHandover: (p) =>
+          this.states.mode[p] === MODE_PRIMARY_ACTIVE && this.placement?.ownersOf(p).length === 1,
+        request: (peer, message, requestTimeoutMs) =>
+          this.transport.request(peer, CACHE_CHANNEL, message, { timeoutMs: requestTimeoutMs }),
+        now: () => this.scheduler.now(),
+      },
+      this.store,
+      {
+        maxChunkEntries: this.options.syncChunkEntries,
+        maxChunkBytes: this.options.syncChunkBytes,
+        deadlineMs: this.scheduler.now() + timeoutMs,
+      },
+    );
+    if (result.partitions > 0 || result.failedTargets.length > 0) {
+      this.logger.info('handed over partitions before leaving', { ...result });
+    }
+    return result;
+  }
+
   /** Counters, gauges and handoff progress. */
   stats(): CacheNodeStats {
     const storeStats = this.store.stats();
@@ -484,8 +566,9 @@ export class CacheNode implements ShoalCache {
       nodeId: this.id,
       viewEpoch: this.placement?.epoch ?? -1,
       members: this.placement?.members.length ?? 0,
+      role: this.viewSource.status?.().role ?? 'unknown',
       hasQuorum: this.viewSource.hasQuorum(),
-      writeConcern: this.options.writeConcern,
+      writeConcern: this.live.writeConcern,
       keys: this.store.size,
       bytes: this.store.bytes,
       hits: storeStats.hits,
@@ -503,7 +586,9 @@ export class CacheNode implements ShoalCache {
         batchesFailed: this.counters.batchesFailed,
         streams: this.streams.count(),
         pendingWrites: this.pipeline.pendingWrites(),
+        ...this.pipeline.replicationLag(),
       },
+      settings: this.live.current(),
       handoff: {
         ...this.handoff.stats(),
         sourceSessions: source.sessions,
@@ -762,7 +847,16 @@ export class CacheNode implements ShoalCache {
       if (mode === MODE_PRIMARY_ACTIVE) {
         if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
         if (isRead(op)) return this.readLocal(op);
-        return this.pipeline.submit(partition, op);
+        if (this.draining && this.placement?.ownersOf(partition).length === 1) {
+          throw new StoppedError();
+        }
+        if (op.kind !== 'set') return this.pipeline.submit(partition, op);
+        // Where the write is ordered, the live settings apply: the size limit, and
+        // the default TTL and jitter for every writer (embedded, forwarded, client).
+        if (op.value.bytes.length > this.live.maxValueBytes) {
+          throw new ValueTooLargeError(op.value.bytes.length, this.live.maxValueBytes);
+        }
+        return this.pipeline.submit(partition, { ...op, ttlMs: this.ttlAtPrimary(op) });
       }
       if (mode !== MODE_PRIMARY_SYNCING) {
         throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
@@ -813,6 +907,19 @@ export class CacheNode implements ShoalCache {
       },
     });
     return this.loadCaller;
+  }
+
+  /**
+   * The TTL a `set` is ordered with: the caller's or else the default TTL, jittered. A
+   * stale-while-revalidate entry (`getOrLoad`) keeps its window whole and only its
+   * fresh part is spread, so jitter cannot make it stale at birth.
+   */
+  private ttlAtPrimary(op: SetOp): number | undefined {
+    const windowMs = staleWindowOf(op.value.bytes);
+    if (windowMs === 0 || op.ttlMs === undefined || op.ttlMs <= windowMs) {
+      return this.live.ttlForSet(op.ttlMs);
+    }
+    return this.live.ttlForSet(op.ttlMs - windowMs)! + windowMs;
   }
 
   private readLocal(op: ReadOp): OpResult {
@@ -931,7 +1038,7 @@ export class CacheNode implements ShoalCache {
         // Below writeConcern all, a backup may lack acknowledged writes without knowing:
         // a new primary compares watermarks with the other members first.
         const mayActivate =
-          keepsComplete && (oldMode === MODE_PRIMARY_ACTIVE || this.options.writeConcern === 'all');
+          keepsComplete && (oldMode === MODE_PRIMARY_ACTIVE || !this.live.handoffByWatermark);
         if (mayActivate) {
           if (oldMode === MODE_PRIMARY_ACTIVE) this.streams.retain(p, next.ownersOf(p));
           else this.streams.clear(p);
@@ -1119,6 +1226,7 @@ export class CacheNode implements ShoalCache {
     const config = this.viewSource.config;
     if (config.set === undefined) return errorReply(new ConfigUnavailableError());
     try {
+      checkConfigWrite(key, value);
       const { version } = await config.set(
         key,
         value,
@@ -1134,7 +1242,7 @@ export class CacheNode implements ShoalCache {
     if (this.stopped) return errorReply(new StoppedError());
     let request: CacheRequest;
     try {
-      request = decodeRequest(message, this.options.maxValueBytes);
+      request = decodeRequest(message, this.live.wireValueBytes);
     } catch (error) {
       return errorReply(error);
     }
@@ -1196,6 +1304,8 @@ export class CacheNode implements ShoalCache {
         return this.onConfigGet(request.key);
       case 'configSet':
         return this.onConfigSet(request.key, request.value, request.ifVersion);
+      case 'seed':
+        return this.onSeed(from, request.e, request.clear, request.items);
       case 'repl':
         return this.onReplicate(from, request.e, request.p, request.sid, request.items);
       case 'probe':
@@ -1215,6 +1325,48 @@ export class CacheNode implements ShoalCache {
         return { ok: true, ...this.syncSource.pull(request.sid, this.scheduler.now()) };
       }
     }
+  }
+
+  /**
+   * A leaving primary hands over partitions it alone holds (`drain.ts`): kept here as
+   * a non-owner's copy, replacing whatever this node held of them, until the leave's
+   * view makes this node their primary.
+   */
+  private async onSeed(
+    from: NodeId,
+    epoch: number,
+    clear: readonly number[],
+    items: WireItem[],
+  ): Promise<unknown> {
+    if ((this.placement?.epoch ?? -1) < epoch)
+      await this.waitForEpoch(epoch, this.options.viewWaitMs);
+    const placement = this.placement;
+    if (this.stopped) return errorReply(new StoppedError());
+    if (placement === undefined || placement.epoch !== epoch) {
+      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
+    }
+    const refused = (p: number) =>
+      placement.primaryOf(p) !== from || this.states.mode[p] !== MODE_NONE;
+    for (const p of clear) if (refused(p)) return errorReply(new ReplicaNotSyncedError(this.id, p));
+    for (const [key] of items) {
+      const p = partitionOf(key);
+      if (refused(p)) return errorReply(new ReplicaNotSyncedError(this.id, p));
+    }
+    if (clear.length > 0) {
+      const mask = new Uint8Array(PARTITION_COUNT);
+      for (const p of clear) {
+        mask[p] = 1;
+        // The handed-over copy replaces any stray one: a repeated release must not drop it.
+        this.strayMask[p] = 0;
+        this.releaseMask[p] = 0;
+      }
+      const stale: string[] = [];
+      for (const entry of this.store.entries((key) => mask[partitionOf(key)] === 1))
+        stale.push(entry.key);
+      for (const key of stale) this.store.delete(key);
+    }
+    for (const item of items) applyReplicated(this.store, this.states, item);
+    return { ok: true };
   }
 
   private refusal(error: unknown, requestEpoch: number): ErrorReply {

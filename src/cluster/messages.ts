@@ -92,6 +92,7 @@ export type CacheRequest =
   | { t: 'probe'; e: number; ps: number[]; watermarks: boolean }
   | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
   | { t: 'spull'; sid: string }
+  | { t: 'seed'; e: number; clear: number[]; items: WireItem[] }
   | LoadRequest;
 
 export type CacheMessage =
@@ -367,6 +368,13 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
       };
     case 'spull':
       return { t: 'spull', sid: sidOf(value.sid) };
+    case 'seed':
+      return {
+        t: 'seed',
+        e: epochOf(value.e),
+        clear: partitionsOf(value.ps),
+        items: itemsOf(value.items, maxValueBytes, false),
+      };
     case 'load':
     case 'loaded':
     case 'loadFail':

@@ -68,6 +68,12 @@ export interface WritePipelineOptions {
   readonly maxValueBytes: number;
 }
 
+/** See {@link WritePipeline.replicationLag}. */
+export interface ReplicationLag {
+  readonly batchesInFlight: number;
+  readonly oldestBatchAgeMs: number;
+}
+
 interface QueuedWrite {
   readonly op: WriteOp;
   readonly resolve: (result: boolean | number) => void;
@@ -87,6 +93,8 @@ class Batch {
   readonly mutations: AppliedMutation[];
   readonly targets: ReplicationTarget[];
   readonly needed: number;
+  /** When the batch went to the backups (scheduler time), for the replication lag. */
+  readonly sentAtMs: number;
   acks = 0;
   failures = 0;
   pending: number;
@@ -102,6 +110,7 @@ class Batch {
     targets: ReplicationTarget[],
     needed: number,
     decided: boolean,
+    sentAtMs: number,
   ) {
     this.epoch = epoch;
     this.writes = writes;
@@ -109,6 +118,7 @@ class Batch {
     this.mutations = mutations;
     this.targets = targets;
     this.needed = needed;
+    this.sentAtMs = sentAtMs;
     this.pending = targets.length;
     this.decided = decided;
   }
@@ -226,6 +236,25 @@ export class WritePipeline {
       count += queue.waiting.length + (queue.batch?.writes.length ?? 0);
     }
     return count;
+  }
+
+  /**
+   * How far the backups trail this primary: replication batches that not every backup
+   * has answered yet (at most one per partition), and the age of the oldest (0 when
+   * none). With writeConcern `all` this is the replication round trip writers wait
+   * for; below it, writes are acknowledged before the backups answer.
+   */
+  replicationLag(): ReplicationLag {
+    const now = this.scheduler.now();
+    let batches = 0;
+    let oldest = now;
+    for (const queue of this.queues.values()) {
+      const batch = queue.batch;
+      if (batch === undefined) continue;
+      batches++;
+      if (batch.sentAtMs < oldest) oldest = batch.sentAtMs;
+    }
+    return { batchesInFlight: batches, oldestBatchAgeMs: now - oldest };
   }
 
   /**
@@ -350,7 +379,16 @@ export class WritePipeline {
       settle(writes, results);
       if (targets.length === 0) return;
     }
-    const batch = new Batch(epoch, writes, results, mutations, targets, needed, applyFirst);
+    const batch = new Batch(
+      epoch,
+      writes,
+      results,
+      mutations,
+      targets,
+      needed,
+      applyFirst,
+      this.scheduler.now(),
+    );
     queue.batch = batch;
     for (const target of targets) {
       this.host

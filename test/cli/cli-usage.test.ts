@@ -200,10 +200,18 @@ describe('config files of shoal start', () => {
 });
 
 describe('unreachable clusters exit 1 with one line', () => {
-  it('get, set and status against a port nobody listens on', async () => {
+  it('every client command against a port nobody listens on', async () => {
     const port = await closedPort();
     const env = { SHOAL_SECRET: TEST_SECRET };
-    for (const args of [['get', 'k'], ['set', 'k', 'v'], ['status']]) {
+    for (const args of [
+      ['get', 'k'],
+      ['set', 'k', 'v'],
+      ['del', 'k'],
+      ['ttl', 'k'],
+      ['status'],
+      ['config', 'get', 'k'],
+      ['config', 'set', 'k', 'v'],
+    ]) {
       const result = await runCli([...args, '--seed', `127.0.0.1:${port}`, '--timeout', '2000'], {
         env,
       });
