@@ -50,6 +50,7 @@ import {
   type OpResult,
   type ReadOp,
   type SetOp,
+  type WriteOp,
 } from './key-ops.js';
 import { LiveSettings, type LiveSettingValues } from './live-settings.js';
 import { LoadCaller } from './load-caller.js';
@@ -847,22 +848,27 @@ export class CacheNode implements ShoalCache {
       if (mode === MODE_PRIMARY_ACTIVE) {
         if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
         if (isRead(op)) return this.readLocal(op);
-        if (this.draining && this.placement?.ownersOf(partition).length === 1) {
-          throw new StoppedError();
-        }
-        if (op.kind !== 'set') return this.pipeline.submit(partition, op);
-        // Where the write is ordered, the live settings apply: the size limit, and
-        // the default TTL and jitter for every writer (embedded, forwarded, client).
-        if (op.value.bytes.length > this.live.maxValueBytes) {
-          throw new ValueTooLargeError(op.value.bytes.length, this.live.maxValueBytes);
-        }
-        return this.pipeline.submit(partition, { ...op, ttlMs: this.ttlAtPrimary(op) });
+        return this.writeAsActivePrimary(op, partition);
       }
       if (mode !== MODE_PRIMARY_SYNCING) {
         throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
       }
       await this.waitActive(partition);
     }
+  }
+
+  /** A write on an active primary with quorum: the checks made where writes are ordered. */
+  private writeAsActivePrimary(op: WriteOp, partition: number): Promise<boolean | number> {
+    if (this.draining && this.placement?.ownersOf(partition).length === 1) {
+      return Promise.reject(new StoppedError());
+    }
+    if (op.kind !== 'set') return this.pipeline.submit(partition, op);
+    // Where the write is ordered, the live settings apply: the size limit, and
+    // the default TTL and jitter for every writer (embedded, forwarded, client).
+    if (op.value.bytes.length > this.live.maxValueBytes) {
+      return Promise.reject(new ValueTooLargeError(op.value.bytes.length, this.live.maxValueBytes));
+    }
+    return this.pipeline.submit(partition, { ...op, ttlMs: this.ttlAtPrimary(op) });
   }
 
   /** The live entry of `key` for the load coordinator (see `LoadHost.peek`). */
@@ -1270,7 +1276,7 @@ export class CacheNode implements ShoalCache {
           ) {
             // The checks of serveRemote/serveAsPrimary, done here so a write on an
             // active primary skips their two async layers.
-            return this.pipeline.submit(partition, op).then(
+            return this.writeAsActivePrimary(op, partition).then(
               (result) => ({ ok: true, r: encodeResult(result) }) satisfies OpReply,
               (error: unknown) => this.refusal(error, request.e),
             );
