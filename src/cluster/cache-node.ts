@@ -50,6 +50,7 @@ import {
   type OpResult,
   type ReadOp,
   type SetOp,
+  type WriteOp,
 } from './key-ops.js';
 import { LiveSettings, type LiveSettingValues } from './live-settings.js';
 import { LoadCaller } from './load-caller.js';
@@ -1000,22 +1001,27 @@ export class CacheNode implements ShoalCache {
       if (mode === MODE_PRIMARY_ACTIVE) {
         if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
         if (isRead(op)) return this.readLocal(op);
-        if (this.draining && this.placement?.ownersOf(partition).length === 1) {
-          throw new StoppedError();
-        }
-        if (op.kind !== 'set') return this.pipeline.submit(partition, op);
-        // Where the write is ordered, the live settings apply: the size limit, and
-        // the default TTL and jitter for every writer (embedded, forwarded, client).
-        if (op.value.bytes.length > this.live.maxValueBytes) {
-          throw new ValueTooLargeError(op.value.bytes.length, this.live.maxValueBytes);
-        }
-        return this.pipeline.submit(partition, { ...op, ttlMs: this.ttlAtPrimary(op) });
+        return this.writeAsActivePrimary(op, partition);
       }
       if (mode !== MODE_PRIMARY_SYNCING) {
         throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
       }
       await this.waitActive(partition);
     }
+  }
+
+  /** A write on an active primary with quorum: the checks made where writes are ordered. */
+  private writeAsActivePrimary(op: WriteOp, partition: number): Promise<boolean | number> {
+    if (this.draining && this.placement?.ownersOf(partition).length === 1) {
+      return Promise.reject(new StoppedError());
+    }
+    if (op.kind !== 'set') return this.pipeline.submit(partition, op);
+    // Where the write is ordered, the live settings apply: the size limit, and
+    // the default TTL and jitter for every writer (embedded, forwarded, client).
+    if (op.value.bytes.length > this.live.maxValueBytes) {
+      return Promise.reject(new ValueTooLargeError(op.value.bytes.length, this.live.maxValueBytes));
+    }
+    return this.pipeline.submit(partition, { ...op, ttlMs: this.ttlAtPrimary(op) });
   }
 
   /** The live entry of `key` for the load coordinator (see `LoadHost.peek`). */
@@ -1404,14 +1410,29 @@ export class CacheNode implements ShoalCache {
         // Reads of an active primary's partition are answered synchronously: no
         // promise hops on the hot path of clients.
         const op = request.op;
-        if (isRead(op) && this.placement !== undefined && request.e <= this.placement.epoch) {
-          const mode = this.states.mode[partitionOf(op.key)];
-          if (
-            mode === MODE_PRIMARY_ACTIVE
-              ? op.fromAnyOwner || this.viewSource.hasQuorum()
-              : op.fromAnyOwner && mode === MODE_BACKUP_ACTIVE
+        const placement = this.placement;
+        if (placement !== undefined && request.e <= placement.epoch) {
+          const partition = partitionOf(op.key);
+          const mode = this.states.mode[partition];
+          if (isRead(op)) {
+            if (
+              mode === MODE_PRIMARY_ACTIVE
+                ? op.fromAnyOwner || this.viewSource.hasQuorum()
+                : op.fromAnyOwner && mode === MODE_BACKUP_ACTIVE
+            ) {
+              return { ok: true, r: encodeResult(this.readLocal(op)) } satisfies OpReply;
+            }
+          } else if (
+            mode === MODE_PRIMARY_ACTIVE &&
+            placement.primaryOf(partition) === this.id &&
+            this.viewSource.hasQuorum()
           ) {
-            return { ok: true, r: encodeResult(this.readLocal(op)) } satisfies OpReply;
+            // The checks of serveRemote/serveAsPrimary, done here so a write on an
+            // active primary skips their two async layers.
+            return this.writeAsActivePrimary(op, partition).then(
+              (result) => ({ ok: true, r: encodeResult(result) }) satisfies OpReply,
+              (error: unknown) => this.refusal(error, request.e),
+            );
           }
         }
         return this.serveRemote(request.e, request.op).then(
