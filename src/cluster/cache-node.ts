@@ -51,6 +51,7 @@ import {
   type ReadOp,
   type SetOp,
   type WriteOp,
+  type WriteResult,
 } from './key-ops.js';
 import { LiveSettings, type LiveSettingValues } from './live-settings.js';
 import { LoadCaller } from './load-caller.js';
@@ -795,7 +796,7 @@ export class CacheNode implements ShoalCache {
       this.viewSource.hasQuorum()
     ) {
       if (isRead(op)) return Promise.resolve(this.readLocal(op));
-      return this.pipeline.submit(partition, op).catch((error: unknown) => {
+      return this.writeAsActivePrimary(op, partition).catch((error: unknown) => {
         const code = error instanceof ShoalError ? error.code : '';
         if (isRetryableCode(code)) return this.executeRouted(op, partition);
         throw error;
@@ -1011,7 +1012,7 @@ export class CacheNode implements ShoalCache {
   }
 
   /** A write on an active primary with quorum: the checks made where writes are ordered. */
-  private writeAsActivePrimary(op: WriteOp, partition: number): Promise<boolean | number> {
+  private writeAsActivePrimary(op: WriteOp, partition: number): Promise<WriteResult> {
     if (this.draining && this.placement?.ownersOf(partition).length === 1) {
       return Promise.reject(new StoppedError());
     }
