@@ -42,8 +42,15 @@ export interface ShoalOptions {
   readonly host?: string;
   /** Port to listen on; 0 (default) picks a free one. */
   readonly port?: number;
-  /** The cluster secret (every node and client must know it). */
+  /** The cluster secret: every node must know it; clients given it are trusted as nodes. */
   readonly secret: string | Buffer;
+  /**
+   * The client credential: a `ShoalClient` connecting with `clientSecret` proves it
+   * instead of the cluster secret and may only run cache operations and read the
+   * view, status and config. Without it, clients need the cluster secret. Must
+   * differ from `secret`.
+   */
+  readonly clientSecret?: string | Buffer;
   /**
    * The coordinator's voters, as `id=host:port` (or `id=ws://host:port`) strings or
    * `{ id, address }`: each address is where THIS node dials that voter. Default: this
@@ -132,6 +139,7 @@ export class ShoalNode implements ShoalCache {
     const transport = await WsTransport.listen({
       id,
       secret: options.secret,
+      ...(options.clientSecret === undefined ? {} : { clientSecret: options.clientSecret }),
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.port === undefined ? {} : { port: options.port }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),

@@ -18,6 +18,7 @@ import {
   type ResolvedCacheNodeOptions,
   resolveCacheNodeOptions,
 } from './cache-node-options.js';
+import { admitCacheRequestFromClient } from './client-access.js';
 import {
   ConfigUnavailableError,
   NoQuorumError,
@@ -295,6 +296,7 @@ export class CacheNode implements ShoalCache {
     this.transport.handle(CACHE_CHANNEL, {
       onRequest: (from, message) => this.onRequest(from, message),
       onMessage: (from, message) => this.onMessage(from, message),
+      admitFromClient: admitCacheRequestFromClient,
     });
     this.unsubscribers.push(
       this.transport.watchPeers({

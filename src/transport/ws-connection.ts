@@ -3,6 +3,7 @@ import { invariant } from '../util/assert.js';
 import { InvalidArgumentError, ShoalError } from '../util/errors.js';
 import {
   AuthenticationError,
+  ClientForbiddenError,
   MessageTooLargeError,
   PeerUnavailableError,
   ProtocolError,
@@ -16,6 +17,9 @@ import {
   BadPeerIdError,
   dialerProof,
   newNonce,
+  PEER_ROLE_CODE,
+  type PeerRole,
+  peerKey,
   proofMatches,
   readAuth,
   readAuthOk,
@@ -123,8 +127,13 @@ function describe(error: unknown): string {
  * only ever closes its own connection.
  */
 export class WsConnection {
-  /** The peer's id: known up front when dialing, learned from `Auth` when accepting. */
+  /**
+   * The peer's id: known up front when dialing, learned from `Auth` when accepting
+   * (client-role peers under `CLIENT_PEER_PREFIX`, see `peerKey`).
+   */
   peerId: NodeId | undefined;
+  /** What the peer proved: acceptors are always nodes; a dialer says in `Auth`. */
+  peerRole: PeerRole = 'node';
   /** Whether the peer asked to retire this connection (it has a better one to us). */
   peerRetired = false;
 
@@ -525,7 +534,15 @@ export class WsConnection {
             v: PROTOCOL_VERSION,
             id: options.id,
             n: this.localNonce,
-            p: dialerProof(options.secret, hello.n, this.localNonce, options.id, hello.id),
+            r: PEER_ROLE_CODE[options.role],
+            p: dialerProof(
+              options.role,
+              options.secret,
+              hello.n,
+              this.localNonce,
+              options.id,
+              hello.id,
+            ),
             f: limits.maxFrameBytes,
             bm: limits.maxBatchMessages,
           }),
@@ -535,17 +552,21 @@ export class WsConnection {
       case 'await-auth': {
         const auth = readAuth(value, limits.maxPeerIdLength);
         if (auth.id === options.id) throw new BadPeerIdError('peer claims this node own id');
-        const expected = dialerProof(options.secret, this.localNonce, auth.n, auth.id, options.id);
-        if (!proofMatches(expected, auth.p)) {
-          this.peerId = auth.id;
-          throw new AuthenticationError(`${auth.id} failed the secret challenge`);
+        this.peerId = peerKey(auth.role, auth.id);
+        const key = auth.role === 'client' ? options.clientSecret : options.secret;
+        if (key === undefined) {
+          throw new AuthenticationError(`${auth.id} offered a client credential; none is accepted`);
         }
-        this.peerId = auth.id;
+        const expected = dialerProof(auth.role, key, this.localNonce, auth.n, auth.id, options.id);
+        if (!proofMatches(expected, auth.p)) {
+          throw new AuthenticationError(`${auth.id} failed the ${auth.role} secret challenge`);
+        }
+        this.peerRole = auth.role;
         this.adoptPeerLimits(auth.f, auth.bm);
         this.writeRaw(
           this.owner.codec.encode({
             t: EnvelopeType.AuthOk,
-            p: acceptorProof(options.secret, this.localNonce, auth.n, auth.id, options.id),
+            p: acceptorProof(auth.role, key, this.localNonce, auth.n, auth.id, options.id),
           }),
         );
         this.becomeOpen();
@@ -557,6 +578,7 @@ export class WsConnection {
         const peerNonce = this.peerNonce;
         invariant(peerId !== undefined && peerNonce !== undefined, 'AuthOk before Hello');
         const expected = acceptorProof(
+          options.role,
           options.secret,
           peerNonce,
           this.localNonce,
@@ -624,7 +646,12 @@ export class WsConnection {
         this.dispatchRequest(envelope);
         return;
       case EnvelopeType.Message: {
-        const handler = this.owner.channelHandlers(envelope.c)?.onMessage;
+        const handlers = this.owner.channelHandlers(envelope.c);
+        if (!this.admits(handlers, envelope.b)) {
+          this.owner.stats.refusedFromClients++;
+          return;
+        }
+        const handler = handlers?.onMessage;
         if (!handler) {
           this.owner.stats.droppedUnknownChannel++;
           return;
@@ -649,7 +676,13 @@ export class WsConnection {
 
   private dispatchRequest(envelope: RequestEnvelope): void {
     const id = envelope.i;
-    const handler = this.owner.channelHandlers(envelope.c)?.onRequest;
+    const handlers = this.owner.channelHandlers(envelope.c);
+    if (!this.admits(handlers, envelope.b)) {
+      this.owner.stats.refusedFromClients++;
+      this.replyWithError(id, new ClientForbiddenError(envelope.c));
+      return;
+    }
+    const handler = handlers?.onRequest;
     if (!handler) {
       this.replyError(id, 'ERR_UNKNOWN_CHANNEL', `no request handler for channel ${envelope.c}`);
       return;
@@ -678,6 +711,18 @@ export class WsConnection {
         this.finishRetireIfDrained();
       },
     );
+  }
+
+  /** Nodes may send anything; a client only what the channel admits from clients. */
+  private admits(handlers: ChannelHandlers | undefined, message: Message): boolean {
+    if (this.peerRole === 'node') return true;
+    const admit = handlers?.admitFromClient;
+    if (admit === undefined) return false;
+    try {
+      return admit(message) === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Replies are dropped (the requester times out) rather than buffered without bound. */

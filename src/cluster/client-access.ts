@@ -1,0 +1,25 @@
+/**
+ * What a client-role connection (one that proved only the client credential, not the
+ * cluster secret) may send on the cache channel: cache operations and the read-only
+ * requests a client needs to route them. Replication (`repl`), probes and handoff
+ * streams, one-way node messages and cluster config changes need the cluster secret;
+ * the transport refuses them from clients with `ERR_FORBIDDEN` before this node's
+ * handlers see them.
+ */
+import type { Message } from '../transport/transport.js';
+
+/** Cache-channel request types a client-role peer may send. */
+export const CLIENT_REQUEST_TYPES: ReadonlySet<string> = new Set([
+  'op',
+  'ops',
+  'view',
+  'status',
+  'configGet',
+]);
+
+/** `ChannelHandlers.admitFromClient` of the cache channel. */
+export function admitCacheRequestFromClient(message: Message): boolean {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return false;
+  const type = (message as { t?: unknown }).t;
+  return typeof type === 'string' && CLIENT_REQUEST_TYPES.has(type);
+}
