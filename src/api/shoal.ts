@@ -18,6 +18,7 @@ import {
 } from '../coord/coordinator.js';
 import { FileStorage } from '../coord/file-storage.js';
 import type { WsTlsOptions } from '../transport/ws-options.js';
+import type { WsTransportStats } from '../transport/ws-stats.js';
 import { WsTransport } from '../transport/ws-transport.js';
 import { parseByteSize } from '../util/byte-size.js';
 import { InvalidArgumentError } from '../util/errors.js';
@@ -228,6 +229,11 @@ export class ShoalNode implements ShoalCache {
   /** Cache counters, partitions by role, replication and handoff progress. */
   stats(): CacheNodeStats {
     return this.cache.stats();
+  }
+
+  /** Connection counters: frames, auth failures, refusals, backpressure drops. */
+  transportStats(): WsTransportStats {
+    return this.transport.stats();
   }
 
   /** The coordinator's state: role, leader, epochs, members. */

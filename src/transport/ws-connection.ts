@@ -3,6 +3,7 @@ import { invariant } from '../util/assert.js';
 import { InvalidArgumentError, ShoalError } from '../util/errors.js';
 import {
   AuthenticationError,
+  BackpressureError,
   ClientForbiddenError,
   MessageTooLargeError,
   PeerUnavailableError,
@@ -319,16 +320,18 @@ export class WsConnection {
     this.queuedRequests = [];
     if (this.state !== 'open') return;
     try {
+      const toWrite = this.overBufferBound() ? batch.filter((e) => !this.shed(e)) : batch;
+      if (toWrite.length === 0) return;
       let frame: Buffer | undefined;
       try {
-        frame = this.owner.codec.encode(batch);
+        frame = this.owner.codec.encode(toWrite);
       } catch {
         frame = undefined;
       }
       if (frame !== undefined && frame.length <= this.frameLimitBytes) {
-        this.writeFrame(frame, batch.length);
+        this.writeFrame(frame, toWrite.length);
       } else {
-        this.flushOneByOne(batch);
+        this.flushOneByOne(toWrite);
       }
       for (const request of requests) request.written = true;
     } catch (error) {
@@ -368,6 +371,7 @@ export class WsConnection {
    */
   private flushOneByOne(batch: Envelope[]): void {
     for (const envelope of batch) {
+      if (this.overBufferBound() && this.shed(envelope)) continue;
       let frame: Buffer;
       try {
         frame = this.owner.codec.encode([envelope]);
@@ -380,6 +384,42 @@ export class WsConnection {
         continue;
       }
       this.writeFrame(frame, 1);
+    }
+  }
+
+  /** Whether the socket already holds more unsent bytes than `maxBufferedBytes`. */
+  private overBufferBound(): boolean {
+    return this.ws.bufferedAmount > this.owner.options.limits.maxBufferedBytes;
+  }
+
+  /**
+   * Drops an envelope that would go over the buffer bound. Everything queued in one
+   * tick passed `hasRoom`/`replyRoom` before any of it was written, so a burst (many
+   * large replies to a peer that does not read) would otherwise pin memory without
+   * bound; checked again per frame, the socket holds at most the bound plus one frame.
+   * A dropped request fails with `BackpressureError` (it was not written); replies and
+   * one-way messages are dropped as a lossy network would. Returns false for what must
+   * still go out (`Retire`).
+   */
+  private shed(envelope: Envelope): boolean {
+    const { stats, options } = this.owner;
+    switch (envelope.t) {
+      case EnvelopeType.Request: {
+        const pending = this.pending.get(envelope.i);
+        if (pending) {
+          this.settle(pending);
+          pending.reject(
+            new BackpressureError(this.peerId ?? '?', options.limits.maxBufferedBytes),
+          );
+        }
+        stats.droppedBackpressure++;
+        return true;
+      }
+      case EnvelopeType.Retire:
+        return false;
+      default:
+        stats.droppedBackpressure++;
+        return true;
     }
   }
 
