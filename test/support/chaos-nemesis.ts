@@ -41,6 +41,8 @@ export interface FaultRecord {
   healedAtMs?: number;
   /** Whether every node was back in the view and settled within `recoverMs`. */
   recovered: boolean;
+  /** From the heal (or restart) to every node back and settled, in ms. */
+  recoveryMs?: number;
   /** An error the nemesis itself met (for example a restart that timed out). */
   error?: string;
 }
@@ -147,8 +149,10 @@ export async function runFault(
       }
     }
   }
+  const healedAt = performance.now();
   const recovery = await waitRecovered(cluster, timing.recoverMs);
   record.recovered = recovery.recovered;
+  if (recovery.recovered) record.recoveryMs = Math.round(performance.now() - healedAt);
   if (!recovery.recovered) {
     record.error = `${record.error ?? ''} not recovered: ${recovery.lastStatus}`.trim();
   }
