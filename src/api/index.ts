@@ -1,5 +1,7 @@
 /** The public API of shoal: member nodes, the thin client, their options, results and errors. */
 export type {
+  GetOrLoadOptions,
+  Loader,
   MsetOptions,
   ReadFrom,
   ReadOptions,
@@ -22,6 +24,13 @@ export {
   ValueTooLargeError,
   WriteNotAppliedError,
 } from '../cluster/errors.js';
+export type { LoadLimits, LoadStats } from '../cluster/load-coordinator.js';
+export {
+  LoadAbandonedError,
+  LoaderError,
+  LoadLeaseLostError,
+  LoadTimeoutError,
+} from '../cluster/load-errors.js';
 export type { NodeCoordStatus, NodeStatusReport } from '../cluster/node-status.js';
 export {
   NODE_HEALTH_PATH,

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { MsetOptions, ReadOptions, SetOptions, ShoalCache } from '../cluster/cache-api.js';
+import type {
+  GetOrLoadOptions,
+  Loader,
+  MsetOptions,
+  ReadOptions,
+  SetOptions,
+  ShoalCache,
+} from '../cluster/cache-api.js';
 import { NoQuorumError, NotPrimaryError, NoViewError, StoppedError } from '../cluster/errors.js';
 import {
   checkExpireTtl,
@@ -12,6 +19,7 @@ import {
   msetOps,
   type OpResult,
 } from '../cluster/key-ops.js';
+import { LoadCaller } from '../cluster/load-caller.js';
 import {
   CACHE_CHANNEL,
   type DecodedView,
@@ -133,6 +141,8 @@ export class ShoalClient implements ShoalCache {
   private refreshing: Promise<void> | undefined;
   private stopped = false;
   private anyCursor = 0;
+  private loadCaller: LoadCaller | undefined;
+  private loadTokens = 0;
 
   private constructor(
     transport: Transport,
@@ -300,6 +310,15 @@ export class ShoalClient implements ShoalCache {
     await this.executeBatch(ops);
   }
 
+  /** See {@link ShoalCache.getOrLoad}: the loader runs once in the whole cluster per miss. */
+  getOrLoad<V = unknown>(
+    key: string,
+    loader: Loader<V>,
+    options?: GetOrLoadOptions,
+  ): Promise<V | undefined> {
+    return this.loadCallerOnce().getOrLoad(key, loader, options);
+  }
+
   /** Stops the client; closes its connections if it opened them. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -424,6 +443,46 @@ export class ShoalClient implements ShoalCache {
   }
 
   // ---- routing ----------------------------------------------------------------------
+
+  /** How `getOrLoad` reaches a key's primary (built once); loads are coordinated there. */
+  private loadCallerOnce(): LoadCaller {
+    if (this.loadCaller !== undefined) return this.loadCaller;
+    const nonce = randomBytes(4).toString('hex');
+    const self = this.transport.localId;
+    this.loadCaller = new LoadCaller({
+      self,
+      scheduler: this.options.scheduler,
+      logger: this.options.logger,
+      maxValueBytes: this.options.maxValueBytes,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      operationTimeoutMs: this.options.operationTimeoutMs,
+      newToken: () => `${self}:${nonce}:${++this.loadTokens}`,
+      locate: async (partition) => {
+        if (this.stopped) throw new StoppedError();
+        const placement = this.placement;
+        if (placement === undefined) throw new NoViewError('client', 0);
+        return {
+          epoch: placement.epoch,
+          primary: placement.primaryOf(partition),
+          local: undefined,
+        };
+      },
+      request: async (peer, message, timeoutMs) => {
+        const reply = await this.transport.request(peer, CACHE_CHANNEL, message, { timeoutMs });
+        this.adoptFrom(reply);
+        return reply;
+      },
+      mayRetry: (error, attempt, epoch, deadline) =>
+        this.mayRetry(
+          error,
+          { kind: 'get', key: '', fromAnyOwner: false },
+          attempt,
+          epoch,
+          deadline,
+        ),
+    });
+    return this.loadCaller;
+  }
 
   private async execute(op: KeyOp): Promise<OpResult> {
     const partition = partitionOf(op.key);

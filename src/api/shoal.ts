@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
+  GetOrLoadOptions,
+  Loader,
   MsetOptions,
   ReadOptions,
   SetOptions,
@@ -224,6 +226,15 @@ export class ShoalNode implements ShoalCache {
 
   mset(entries: Iterable<readonly [string, unknown]>, options?: MsetOptions): Promise<void> {
     return this.cache.mset(entries, options);
+  }
+
+  /** See {@link ShoalCache.getOrLoad}: the loader runs once in the whole cluster per miss. */
+  getOrLoad<V = unknown>(
+    key: string,
+    loader: Loader<V>,
+    options?: GetOrLoadOptions,
+  ): Promise<V | undefined> {
+    return this.cache.getOrLoad<V>(key, loader, options);
   }
 
   /** Cache counters, partitions by role, replication and handoff progress. */

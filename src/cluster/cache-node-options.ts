@@ -6,6 +6,7 @@ import type { Random } from '../util/random.js';
 import { systemRandom } from '../util/random.js';
 import { realScheduler, type Scheduler } from '../util/scheduler.js';
 import type { WriteConcern } from './cache-api.js';
+import type { LoadLimits } from './load-coordinator.js';
 import { DEFAULT_REPLICATION_FACTOR } from './placement.js';
 import type { ViewSource } from './view-source.js';
 
@@ -81,6 +82,8 @@ export interface CacheNodeOptions {
   readonly maintenanceIntervalMs?: number;
   /** Slots examined per housekeeping round for expired entries. Default 256. */
   readonly sweepSamples?: number;
+  /** Bounds of `getOrLoad` coordination (pending loads, waiters per key); see `LoadLimits`. */
+  readonly loadLimits?: Partial<LoadLimits>;
 }
 
 /** Options after defaults. */
@@ -117,6 +120,8 @@ export interface ResolvedCacheNodeOptions {
   readonly syncMaxBufferedItems: number;
   readonly maintenanceIntervalMs: number;
   readonly sweepSamples: number;
+  /** Validated by the load coordinator. */
+  readonly loadLimits: Partial<LoadLimits> | undefined;
 }
 
 const MIB = 1024 * 1024;
@@ -232,5 +237,6 @@ export function resolveCacheNodeOptions(options: CacheNodeOptions): ResolvedCach
       100,
     ),
     sweepSamples: nonNegativeInteger('sweepSamples', options.sweepSamples, 256),
+    loadLimits: options.loadLimits,
   };
 }

@@ -6,12 +6,15 @@ import { ShoalError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { Scheduler, TimerHandle } from '../util/scheduler.js';
 import { BackupStreams } from './backup-streams.js';
-import type {
-  MsetOptions,
-  ReadOptions,
-  SetOptions,
-  ShoalCache,
-  WriteConcern,
+import {
+  type GetOrLoadOptions,
+  type Loader,
+  type MsetOptions,
+  type ReadOptions,
+  type SetOptions,
+  type ShoalCache,
+  TTL_MISSING,
+  type WriteConcern,
 } from './cache-api.js';
 import {
   type CacheNodeOptions,
@@ -44,12 +47,21 @@ import {
   type OpResult,
   type ReadOp,
 } from './key-ops.js';
+import { LoadCaller } from './load-caller.js';
+import {
+  LoadCoordinator,
+  type LoadStats,
+  type PeekedEntry,
+  resolveLoadLimits,
+} from './load-coordinator.js';
+import type { LoadRequest } from './load-messages.js';
 import {
   CACHE_CHANNEL,
   type CacheMessage,
   type CacheRequest,
   decodeMessage,
   decodeRequest,
+  type ErrorReply,
   encodeOp,
   encodePartitions,
   encodeVersions,
@@ -136,6 +148,8 @@ export interface CacheNodeStats {
     readonly keysSent: number;
     readonly bytesSent: number;
   };
+  /** `getOrLoad` coordination for the keys this node is the primary of. */
+  readonly loads: LoadStats;
 }
 
 interface ViewWaiter {
@@ -184,6 +198,9 @@ export class CacheNode implements ShoalCache {
   private readonly pipeline: WritePipeline;
   private readonly handoff: Handoff;
   private readonly syncSource: SyncSource;
+  private readonly loads: LoadCoordinator;
+  private loadCaller: LoadCaller | undefined;
+  private loadTokens = 0;
   private placement: Placement | undefined;
   private stopped = false;
   private readonly unsubscribers: (() => void)[] = [];
@@ -293,6 +310,18 @@ export class CacheNode implements ShoalCache {
       },
       Math.floor(this.options.random.next() * 2 ** 32),
     );
+    this.loads = new LoadCoordinator(
+      {
+        nodeId: this.id,
+        scheduler: this.scheduler,
+        logger: this.logger,
+        peek: (key, p) => this.peekForLoad(key, p),
+        waitActive: (p) => this.waitActive(p),
+        write: (op, p) => this.serveAsPrimary(op, p),
+        epoch: () => this.placement?.epoch ?? -1,
+      },
+      resolveLoadLimits(this.options.loadLimits),
+    );
     this.transport.handle(CACHE_CHANNEL, {
       onRequest: (from, message) => this.onRequest(from, message),
       onMessage: (from, message) => this.onMessage(from, message),
@@ -400,6 +429,18 @@ export class CacheNode implements ShoalCache {
   }
 
   /**
+   * See {@link ShoalCache.getOrLoad}. Keys this node is the primary of are coordinated
+   * here (`stats().loads`); others at their primary.
+   */
+  getOrLoad<V = unknown>(
+    key: string,
+    loader: Loader<V>,
+    options?: GetOrLoadOptions,
+  ): Promise<V | undefined> {
+    return this.loadCallerOnce().getOrLoad(key, loader, options);
+  }
+
+  /**
    * Stops serving: queued and later operations fail with `StoppedError`, handoff and
    * timers stop. The transport is not closed (its owner closes it).
    */
@@ -414,6 +455,7 @@ export class CacheNode implements ShoalCache {
     }
     const stopped = new StoppedError();
     this.pipeline.close(stopped);
+    this.loads.close(stopped);
     this.handoff.close();
     this.syncSource.closeAll();
     for (const waiter of this.viewWaiters) {
@@ -464,6 +506,7 @@ export class CacheNode implements ShoalCache {
         keysSent: source.keysSent,
         bytesSent: source.bytesSent,
       },
+      loads: this.loads.stats(),
     };
   }
 
@@ -718,6 +761,54 @@ export class CacheNode implements ShoalCache {
     }
   }
 
+  /** The live entry of `key` for the load coordinator (see `LoadHost.peek`). */
+  private peekForLoad(key: string, partition: number): PeekedEntry | 'syncing' {
+    if (this.stopped) throw new StoppedError();
+    const mode = this.states.mode[partition];
+    if (mode === MODE_PRIMARY_SYNCING) return 'syncing';
+    if (mode !== MODE_PRIMARY_ACTIVE) {
+      throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
+    }
+    if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
+    const stored = this.store.get(key);
+    return { stored, ttlRemainingMs: stored === undefined ? TTL_MISSING : this.store.ttl(key) };
+  }
+
+  /** How `getOrLoad` reaches a key's primary from this node (built once). */
+  private loadCallerOnce(): LoadCaller {
+    if (this.loadCaller !== undefined) return this.loadCaller;
+    const nonce = Math.floor(this.options.random.next() * 2 ** 32).toString(36);
+    this.loadCaller = new LoadCaller({
+      self: this.id,
+      scheduler: this.scheduler,
+      logger: this.logger,
+      maxValueBytes: this.options.maxValueBytes,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      operationTimeoutMs: this.options.operationTimeoutMs,
+      newToken: () => `${this.id}:${nonce}:${++this.loadTokens}`,
+      locate: async (partition) => {
+        if (this.stopped) throw new StoppedError();
+        const placement = this.placement ?? (await this.awaitFirstView());
+        const primary = placement.primaryOf(partition);
+        const local = primary === this.id ? this.loads : undefined;
+        return { epoch: placement.epoch, primary, local };
+      },
+      request: (peer, message, timeoutMs) => {
+        this.counters.forwarded++;
+        return this.transport.request(peer, CACHE_CHANNEL, message, { timeoutMs });
+      },
+      mayRetry: (error, attempt, epoch, deadline) =>
+        this.mayRetry(
+          error,
+          { kind: 'get', key: '', fromAnyOwner: false },
+          attempt,
+          epoch,
+          deadline,
+        ),
+    });
+    return this.loadCaller;
+  }
+
   private readLocal(op: ReadOp): OpResult {
     switch (op.kind) {
       case 'get':
@@ -870,6 +961,7 @@ export class CacheNode implements ShoalCache {
     for (const partition of [...this.activationWaiters.keys()])
       this.wakeActivationWaiters(partition);
     this.resolveViewWaiters();
+    this.loads.viewChanged((p) => mode[p] === MODE_PRIMARY_ACTIVE);
     this.keeper.viewChanged(changed);
     this.logger.debug('view applied', {
       epoch: next.epoch,
@@ -1087,6 +1179,10 @@ export class CacheNode implements ShoalCache {
         return this.onProbe(request.e, request.ps, request.watermarks);
       case 'sopen':
         return this.onSyncOpen(from, request.e, request.sid, request.ps, request.backup);
+      case 'load':
+      case 'loaded':
+      case 'loadFail':
+        return this.serveLoad(from, request);
       case 'spull': {
         const session = this.syncSource.session(request.sid, from);
         if (session === undefined || session.epoch !== this.placement?.epoch) {
@@ -1098,7 +1194,7 @@ export class CacheNode implements ShoalCache {
     }
   }
 
-  private refusal(error: unknown, requestEpoch: number): OpReply {
+  private refusal(error: unknown, requestEpoch: number): ErrorReply {
     const placement = this.placement;
     const epoch = placement?.epoch ?? -1;
     const view =
@@ -1106,6 +1202,12 @@ export class CacheNode implements ShoalCache {
         ? encodeView(placement)
         : undefined;
     return errorReply(error, epoch, view);
+  }
+
+  private async serveLoad(from: NodeId, request: LoadRequest): Promise<unknown> {
+    if ((this.placement?.epoch ?? -1) < request.e)
+      await this.waitForEpoch(request.e, this.options.viewWaitMs);
+    return this.loads.serve(from, request, (error) => this.refusal(error, request.e));
   }
 
   private async serveRemote(epoch: number, op: KeyOp): Promise<OpResult> {
@@ -1307,6 +1409,7 @@ export class CacheNode implements ShoalCache {
 
   private onPeerDown(peer: NodeId): void {
     if (this.stopped) return;
+    this.loads.peerDown(peer);
     for (const p of this.streams.dropPeer(peer)) this.keeper.mark(p);
   }
 

@@ -1,7 +1,8 @@
 /**
  * What a client-role connection (one that proved only the client credential, not the
- * cluster secret) may send on the cache channel: cache operations and the read-only
- * requests a client needs to route them. Replication (`repl`), probes and handoff
+ * cluster secret) may send on the cache channel: cache operations, the read-only
+ * requests a client needs to route them, and `getOrLoad`'s lease requests (a client
+ * can complete only a lease it holds: the primary checks the holder is the sender). Replication (`repl`), probes and handoff
  * streams, one-way node messages and cluster config changes need the cluster secret;
  * the transport refuses them from clients with `ERR_FORBIDDEN` before this node's
  * handlers see them.
@@ -15,6 +16,9 @@ export const CLIENT_REQUEST_TYPES: ReadonlySet<string> = new Set([
   'view',
   'status',
   'configGet',
+  'load',
+  'loaded',
+  'loadFail',
 ]);
 
 /** `ChannelHandlers.admitFromClient` of the cache channel. */

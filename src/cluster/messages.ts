@@ -15,6 +15,7 @@ import {
   type KeyOp,
   type ReadKind,
 } from './key-ops.js';
+import { decodeLoadRequest, type LoadRequest } from './load-messages.js';
 import type { Placement } from './placement.js';
 import { fromBytes } from './value-codec.js';
 import type { ClusterView, ViewMember } from './view-source.js';
@@ -90,7 +91,8 @@ export type CacheRequest =
   | { t: 'repl'; e: number; p: number; sid: string; items: WireItem[] }
   | { t: 'probe'; e: number; ps: number[]; watermarks: boolean }
   | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
-  | { t: 'spull'; sid: string };
+  | { t: 'spull'; sid: string }
+  | LoadRequest;
 
 export type CacheMessage =
   | { t: 'sclose'; sid: string }
@@ -365,6 +367,10 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
       };
     case 'spull':
       return { t: 'spull', sid: sidOf(value.sid) };
+    case 'load':
+    case 'loaded':
+    case 'loadFail':
+      return decodeLoadRequest(value, maxValueBytes);
     default:
       return bad('unknown request type');
   }

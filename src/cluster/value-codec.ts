@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import { InvalidArgumentError } from '../util/errors.js';
 import { ValueNotEncodableError, ValueTooLargeError } from './errors.js';
+import { storedPayload } from './load-entry.js';
 
 /**
  * How a value lives in a node's store. `set()` encodes a value once: the encoded size
@@ -55,10 +56,15 @@ export function fromBytes(bytes: Uint8Array, original?: unknown): StoredValue {
   return { bytes, frozen: isPrimitive ? original : NOT_DECODED, shareable: true };
 }
 
-/** Returns the value for a caller to read (see the semantics on `StoredValue`). */
+/**
+ * Returns the value for a caller to read (see the semantics on `StoredValue`):
+ * `undefined` for a negative entry, the value itself for one with a stale window.
+ */
 export function readValue(stored: StoredValue): unknown {
   if (stored.frozen !== NOT_DECODED) return stored.frozen;
-  const decoded: unknown = packr.unpack(stored.bytes);
+  // getOrLoad's negative and stale-while-revalidate entries (see load-entry.ts).
+  const payload = storedPayload(stored.bytes);
+  const decoded: unknown = payload === undefined ? undefined : packr.unpack(payload);
   if (!stored.shareable) return decoded;
   if (isPlainData(decoded)) {
     deepFreeze(decoded);

@@ -73,6 +73,16 @@ describe('client credential', () => {
     expect(await client.mget(['m1', 'm2', 'nope'])).toEqual([1, 2, undefined]);
     expect(await b!.get('k')).toEqual({ v: 1 });
     expect((await client.nodeStatus('b')).id).toBe('b');
+    // getOrLoad's lease requests are open to clients too.
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      return { loaded: true };
+    };
+    expect(await client.getOrLoad('lazy', loader)).toEqual({ loaded: true });
+    expect(await client.getOrLoad('lazy', loader)).toEqual({ loaded: true });
+    expect(loads).toBe(1);
+    expect(await b!.get('lazy')).toEqual({ loaded: true });
     expect((await client.config.get('defaultTtlMs')).version).toBe(0);
     // Changing the cluster config needs the cluster secret.
     expect(await refusalCode(client.config.set('defaultTtlMs', 5_000))).toBe('ERR_FORBIDDEN');
