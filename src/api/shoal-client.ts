@@ -30,7 +30,14 @@ import {
 import { decodeNodeStatus, type NodeStatusReport } from '../cluster/node-status.js';
 import { Placement } from '../cluster/placement.js';
 import { isRetryableCode } from '../cluster/remote-errors.js';
-import { checkSetOptions, decodeOpReply, lostReply, readFromAny } from '../cluster/remote-ops.js';
+import {
+  awaitsView,
+  checkSetOptions,
+  decodeOpReply,
+  lostReply,
+  readFromAny,
+  viewPollMs,
+} from '../cluster/remote-ops.js';
 import { encodeValue, readValue, type StoredValue } from '../cluster/value-codec.js';
 import type { ClusterView, ViewMember } from '../cluster/view-source.js';
 import { partitionOf } from '../ring/partitioner.js';
@@ -472,14 +479,10 @@ export class ShoalClient implements ShoalCache {
         this.adoptFrom(reply);
         return reply;
       },
-      mayRetry: (error, attempt, epoch, deadline) =>
-        this.mayRetry(
-          error,
-          { kind: 'get', key: '', fromAnyOwner: false },
-          attempt,
-          epoch,
-          deadline,
-        ),
+      mayRetry: (error, attempt, epoch, deadline) => {
+        const op: KeyOp = { kind: 'get', key: '', fromAnyOwner: false };
+        return this.mayRetry(error, op, attempt, epoch, deadline, awaitsView(error, op));
+      },
     });
     return this.loadCaller;
   }
@@ -487,7 +490,10 @@ export class ShoalClient implements ShoalCache {
   private async execute(op: KeyOp): Promise<OpResult> {
     const partition = partitionOf(op.key);
     const deadline = this.options.scheduler.now() + this.options.operationTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
+    // Waits for a view around an unreachable target are bounded by the deadline only.
+    let attempt = 0;
+    let waits = 0;
+    for (;;) {
       if (this.stopped) throw new StoppedError();
       const placement = this.placement;
       if (placement === undefined) throw new NoViewError('client', 0);
@@ -495,7 +501,10 @@ export class ShoalClient implements ShoalCache {
       try {
         return await this.send(target, partition, placement.epoch, op);
       } catch (error) {
-        if (!(await this.mayRetry(error, op, attempt, placement.epoch, deadline))) throw error;
+        const waiting = awaitsView(error, op);
+        const count = waiting ? waits++ : attempt++;
+        if (!(await this.mayRetry(error, op, count, placement.epoch, deadline, waiting)))
+          throw error;
       }
     }
   }
@@ -549,8 +558,9 @@ export class ShoalClient implements ShoalCache {
     attempt: number,
     epoch: number,
     deadline: number,
+    waiting = false,
   ): Promise<boolean> {
-    if (this.stopped || attempt >= this.options.maxRetries) return false;
+    if (this.stopped || (!waiting && attempt >= this.options.maxRetries)) return false;
     const remaining = deadline - this.options.scheduler.now();
     if (remaining <= 0) return false;
     const code = error instanceof ShoalError ? error.code : '';
@@ -567,7 +577,9 @@ export class ShoalClient implements ShoalCache {
     if (error instanceof NoQuorumError) return advanced;
     if (!advanced) {
       const hinted = error instanceof NotPrimaryError ? error.viewEpoch : epoch;
-      if (hinted <= epoch || attempt > 0) {
+      if (waiting) {
+        await this.sleep(Math.min(viewPollMs(this.options.retryBackoffMs, attempt), remaining));
+      } else if (hinted <= epoch || attempt > 0) {
         await this.sleep(Math.min(this.options.retryBackoffMs * (attempt + 1), remaining));
       }
     }

@@ -35,6 +35,8 @@ export interface ShoalCoordinatorTiming {
   readonly heartbeatTicks?: number;
   readonly electionTimeoutTicks?: number;
   readonly sessionTimeoutTicks?: number;
+  /** Removal of a member whose connection closed (a dead process); see `coord/timing.ts`. */
+  readonly disconnectGraceTicks?: number;
 }
 
 /** Options of {@link Shoal.start}. */

@@ -83,6 +83,7 @@ import {
 import { Placement } from './placement.js';
 import { isRetryableCode } from './remote-errors.js';
 import {
+  awaitsView,
   checkSetOptions,
   decodeOpReply,
   encodeResult,
@@ -209,6 +210,11 @@ export class CacheNode implements ShoalCache {
   private readonly activationWaiters = new Map<number, Set<ActivationWaiter>>();
   private readonly keeper: StreamKeeper;
   private readonly releaseMask = new Uint8Array(PARTITION_COUNT);
+  /**
+   * Partitions this node stopped owning and whose old copy it has not dropped yet: a
+   * (repeated) `release` acts only on these, so repeats cost no store scan.
+   */
+  private readonly strayMask = new Uint8Array(PARTITION_COUNT);
   private releaseTimer: TimerHandle | undefined;
   private pendingDrops = new Map<NodeId, [string, number][]>();
   private pendingDropCount = 0;
@@ -568,13 +574,18 @@ export class CacheNode implements ShoalCache {
 
   private async execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
     const deadline = this.scheduler.now() + this.options.operationTimeoutMs;
-    for (let attempt = 0; ; attempt++) {
+    // Waits for a view around an unreachable primary are bounded by the deadline only.
+    let attempt = 0;
+    for (;;) {
       if (this.stopped) throw new StoppedError();
       const placement = this.placement ?? (await this.awaitFirstView());
       try {
         return await this.route(op, partition, placement);
       } catch (error) {
-        if (!(await this.mayRetry(error, op, attempt, placement.epoch, deadline))) throw error;
+        const waiting = awaitsView(error, op);
+        if (!(await this.mayRetry(error, op, attempt, placement.epoch, deadline, waiting)))
+          throw error;
+        if (!waiting) attempt++;
         this.counters.retries++;
       }
     }
@@ -606,8 +617,9 @@ export class CacheNode implements ShoalCache {
     attempt: number,
     epoch: number,
     deadline: number,
+    waiting: boolean,
   ): Promise<boolean> {
-    if (this.stopped || attempt >= this.options.maxRetries) return false;
+    if (this.stopped || (!waiting && attempt >= this.options.maxRetries)) return false;
     const remaining = deadline - this.scheduler.now();
     if (remaining <= 0) return false;
     const code = error instanceof ShoalError ? error.code : '';
@@ -797,14 +809,10 @@ export class CacheNode implements ShoalCache {
         this.counters.forwarded++;
         return this.transport.request(peer, CACHE_CHANNEL, message, { timeoutMs });
       },
-      mayRetry: (error, attempt, epoch, deadline) =>
-        this.mayRetry(
-          error,
-          { kind: 'get', key: '', fromAnyOwner: false },
-          attempt,
-          epoch,
-          deadline,
-        ),
+      mayRetry: (error, attempt, epoch, deadline) => {
+        const op: KeyOp = { kind: 'get', key: '', fromAnyOwner: false };
+        return this.mayRetry(error, op, attempt, epoch, deadline, awaitsView(error, op));
+      },
     });
     return this.loadCaller;
   }
@@ -919,6 +927,7 @@ export class CacheNode implements ShoalCache {
       const keepsComplete = contiguous && oldMode !== MODE_NONE && complete[p] === 1;
       complete[p] = keepsComplete ? 1 : 0;
       const rank = next.rankOf(this.id, p);
+      if (rank >= 0) this.strayMask[p] = 0;
       if (rank === 0) {
         this.backupSid[p] = undefined;
         // Below writeConcern all, a backup may lack acknowledged writes without knowing:
@@ -951,6 +960,7 @@ export class CacheNode implements ShoalCache {
           backupSync.push(p);
         }
       } else {
+        if (oldMode !== MODE_NONE) this.strayMask[p] = 1;
         mode[p] = MODE_NONE;
         this.backupSid[p] = undefined;
       }
@@ -1363,6 +1373,7 @@ export class CacheNode implements ShoalCache {
         let released = false;
         for (const p of decoded.ps) {
           if (this.states.mode[p] !== MODE_NONE || placement.primaryOf(p) !== from) continue;
+          if (this.strayMask[p] === 0) continue;
           this.releaseMask[p] = 1;
           released = true;
         }
@@ -1402,6 +1413,7 @@ export class CacheNode implements ShoalCache {
     for (let p = 0; p < PARTITION_COUNT; p++) {
       if (mask[p] === 1) {
         mask[p] = 0;
+        this.strayMask[p] = 0;
         this.states.complete[p] = 0;
       }
     }

@@ -92,6 +92,25 @@ export function decodeOpReply(
   throw new OutcomeUnknownError(op.kind, op.key);
 }
 
+/** Longest pause between two looks for a new view while a target is unreachable. */
+export const MAX_VIEW_POLL_MS = 100;
+
+/**
+ * Whether a failure says only that the target could not be reached: a request that
+ * never left (any operation), or a read whose peer went away. The cure is the view
+ * that routes around a dead primary, which comes only after the coordinator's
+ * disconnect grace or session timeout, so such attempts are bounded by the
+ * operation's deadline (`operationTimeoutMs`), not counted against `maxRetries`.
+ */
+export function awaitsView(error: unknown, op: KeyOp): boolean {
+  return error instanceof PeerUnavailableError && (!error.sent || isIdempotent(op));
+}
+
+/** Pause before look `waits` (from 0) for a new view: grows, capped at {@link MAX_VIEW_POLL_MS}. */
+export function viewPollMs(baseMs: number, waits: number): number {
+  return Math.min(baseMs * (waits + 1), MAX_VIEW_POLL_MS);
+}
+
 /**
  * What a lost reply means for the caller: a request that certainly never left is
  * passed on as is (retryable); otherwise reads fail with the transport's error (they

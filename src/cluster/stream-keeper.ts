@@ -24,13 +24,19 @@ const MISSING = 1;
 const COPYING = 2;
 /** Stale entries tolerated in the unsettled list before it is compacted. */
 const COMPACT_SLACK = 64;
+/** Longest pause between two repetitions of the releases (they back off up to this). */
+export const MAX_RELEASE_REPEAT_MS = 30_000;
 
 /**
  * Keeps the backups of this node's primary partitions in their replication streams:
  * a backup missing from a stream is asked to resync (`needsync`, repeated every
  * `hintIntervalMs` while it is missing and connected, and at once when it reconnects), and once every backup of a partition is in
  * the stream and no copy of it is in progress, the other members are told they may
- * drop their old copies (`release`, once per view).
+ * drop their old copies (`release`). A release is one-way and may be lost (with its
+ * connection, or on a lossy link), so the released partitions are sent again to a
+ * peer when it reconnects, and to every member at backing-off intervals (from the hint
+ * interval up to {@link MAX_RELEASE_REPEAT_MS}, reset by each view change). Receivers
+ * act only on copies they still hold, so a repeat costs them a bitmap check.
  *
  * Work is driven by marks: only partitions whose state changed are re-examined, so a
  * view change costs one pass over the partitions it moved and the steady state costs
@@ -51,6 +57,8 @@ export class StreamKeeper {
   private readonly releasedEpoch = new Float64Array(PARTITION_COUNT).fill(-1);
   private readonly urgentAtMs = new Float64Array(PARTITION_COUNT).fill(Number.NEGATIVE_INFINITY);
   private readonly hintedAtMs = new Map<NodeId, number>();
+  private releaseRepeatAtMs = 0;
+  private releaseRepeatDelayMs: number;
   /** Per backup, partitions it was found missing from (may hold stale entries). */
   private readonly missingByBackup = new Map<NodeId, number[]>();
   private timer: TimerHandle | undefined;
@@ -60,6 +68,7 @@ export class StreamKeeper {
     this.host = host;
     this.scheduler = scheduler;
     this.hintIntervalMs = hintIntervalMs;
+    this.releaseRepeatDelayMs = hintIntervalMs;
   }
 
   /** Re-examine `partition` soon (its primary or stream state changed). */
@@ -76,6 +85,8 @@ export class StreamKeeper {
    * afresh; the verdicts on the others still hold.
    */
   viewChanged(changed: readonly number[]): void {
+    this.releaseRepeatDelayMs = this.hintIntervalMs;
+    this.releaseRepeatAtMs = this.scheduler.now() + this.hintIntervalMs;
     for (const p of changed) {
       // Only this node's primary partitions, and those it still tracks, concern it.
       if (this.standing[p] === SETTLED && !this.host.isActivePrimary(p)) continue;
@@ -119,6 +130,11 @@ export class StreamKeeper {
       this.missingByBackup.set(backup, still);
       this.hint(placement, backup, still, now);
     }
+    if (now >= this.releaseRepeatAtMs) {
+      this.releaseRepeatAtMs = now + this.releaseRepeatDelayMs;
+      this.releaseRepeatDelayMs = Math.min(2 * this.releaseRepeatDelayMs, MAX_RELEASE_REPEAT_MS);
+      this.repeatReleases(placement, undefined);
+    }
     if (this.unsettled.length > 2 * this.unsettledCount + COMPACT_SLACK) {
       this.unsettled = this.unsettled.filter((p) => {
         if (this.standing[p] !== SETTLED) return true;
@@ -153,9 +169,42 @@ export class StreamKeeper {
     }
   }
 
-  /** A backup came back: ask it again at the next tick for what it misses. */
+  /**
+   * A peer came back: ask it again at the next tick for what it misses, and repeat the
+   * releases it may have lost with the connection.
+   */
   peerUp(peer: NodeId): void {
     this.hintedAtMs.delete(peer);
+    const placement = this.host.placement();
+    if (placement !== undefined && !this.closed) this.repeatReleases(placement, peer);
+  }
+
+  /**
+   * Sends the releases again (to `peer`, or to every other member): every partition
+   * this node is the active primary of whose backups are all in the stream, and whose
+   * release was sent.
+   */
+  private repeatReleases(placement: Placement, peer: NodeId | undefined): void {
+    const released: number[] = [];
+    for (let p = 0; p < PARTITION_COUNT; p++) {
+      if (
+        this.releasedEpoch[p]! >= 0 &&
+        this.standing[p] === SETTLED &&
+        this.dirtyFlag[p] === 0 &&
+        this.host.isActivePrimary(p)
+      ) {
+        released.push(p);
+      }
+    }
+    if (released.length === 0) return;
+    const message = { t: 'release', e: placement.epoch, ps: encodePartitions(released) };
+    if (peer !== undefined) {
+      if (placement.isMember(peer)) this.host.send(peer, message);
+      return;
+    }
+    for (const member of placement.members) {
+      if (member.id !== this.host.nodeId) this.host.send(member.id, message);
+    }
   }
 
   close(): void {

@@ -209,6 +209,11 @@ export class CoordinatorCore {
   private retired = false;
   /** Voters that said they are leaving; their (stale) votes are ignored until they speak again. */
   private readonly departed = new Set<NodeId>();
+  /**
+   * Members whose connection closed, with the tick it did, until they send anything
+   * again. Only members are recorded, and non-members are pruned, so it stays bounded.
+   */
+  private readonly downSinceTick = new Map<NodeId, number>();
   private acceptedEpoch = 0;
   private currentEpoch = 0;
   /** Who we accepted `acceptedEpoch` from, while we remember (not persisted). */
@@ -308,6 +313,7 @@ export class CoordinatorCore {
       return;
     }
     this.departed.delete(from);
+    this.downSinceTick.delete(from);
     // Session clocks only for members and connected peers, so the map stays bounded.
     if (
       this.lead !== undefined &&
@@ -336,13 +342,28 @@ export class CoordinatorCore {
     }
   }
 
-  /** The transport lost its connection to `peer`: a dead leader is noticed at once. */
+  /**
+   * The transport lost its connection to `peer`: a dead leader is noticed at once, and
+   * a member that sends nothing more is removed after the disconnect grace rather than
+   * the whole session timeout (a dead process closes its connections; a paused one
+   * does not). Recorded in every role, so a leader elected after the loss counts
+   * from its own establishment.
+   */
   peerDown(peer: NodeId): void {
+    if (this.retired) return;
+    if (this.state.member(peer) !== undefined && !this.downSinceTick.has(peer)) {
+      this.downSinceTick.set(peer, this.tickNow);
+    }
     if (this.follow !== undefined && this.follow.leader === peer) this.loseLeader();
   }
 
-  /** The transport connected to `peer`: a looking node tells it at once instead of waiting. */
+  /**
+   * The transport connected to `peer`: a looking node tells it at once instead of
+   * waiting, and a closed connection no longer counts against the peer (it is alive, or
+   * a restarted process that joins with a new session).
+   */
   peerUp(peer: NodeId): void {
+    this.downSinceTick.delete(peer);
     if (this.role === 'looking' && this.voters.has(peer)) this.sendVote(peer, 'looking');
     if (this.role === 'observing' && this.follow === undefined && this.voters.has(peer)) {
       this.send(peer, { t: 'findLeader' });
@@ -1616,10 +1637,19 @@ export class CoordinatorCore {
     for (const id of lead.lastHeard.keys()) {
       if (!lead.peers.has(id) && this.state.member(id) === undefined) lead.lastHeard.delete(id);
     }
+    for (const id of this.downSinceTick.keys()) {
+      if (this.state.member(id) === undefined) this.downSinceTick.delete(id);
+    }
     for (const member of this.state.memberList()) {
       if (member.id === this.id) continue;
       const heard = lead.lastHeard.get(member.id) ?? lead.establishedTick;
-      if (this.tickNow - heard > this.timing.sessionTimeoutTicks) {
+      const downSince = this.downSinceTick.get(member.id);
+      // A closed connection counts from this leader's establishment at the earliest: an
+      // old leader may have held its lease until then.
+      const disconnected =
+        downSince !== undefined &&
+        this.tickNow - Math.max(downSince, lead.establishedTick) > this.timing.disconnectGraceTicks;
+      if (disconnected || this.tickNow - heard > this.timing.sessionTimeoutTicks) {
         this.proposeMembership({
           type: 'leave',
           id: member.id,

@@ -21,12 +21,20 @@ import { InvalidArgumentError } from '../util/errors.js';
  *   view. It must exceed an election plus resync by a good margin, because members
  *   cannot heartbeat while there is no leader; a new leader also restarts every
  *   session's clock, since it has no history of who was heard when.
+ * - `disconnectGraceTicks` 20 (1 s, never above the session timeout): a member whose
+ *   transport connection closed (its process died: the kernel closes its sockets) and
+ *   that has sent nothing since is removed after this grace instead of the whole
+ *   session timeout. A paused process keeps its connection open and still gets the
+ *   full session timeout. Safe because a running member drops its lease when it sees
+ *   the same close, and the grace exceeds two election timeouts; see
+ *   `src/coord/README.md` for the bound and its assumption about stalled processes.
  */
 export interface CoordTiming {
   readonly heartbeatTicks: number;
   readonly electionTimeoutTicks: number;
   readonly syncLimitTicks: number;
   readonly sessionTimeoutTicks: number;
+  readonly disconnectGraceTicks: number;
 }
 
 /** Default tick length of the driver. */
@@ -38,6 +46,7 @@ export const DEFAULT_TIMING: CoordTiming = {
   electionTimeoutTicks: 6,
   syncLimitTicks: 12,
   sessionTimeoutTicks: 50,
+  disconnectGraceTicks: 20,
 };
 
 /** Largest value any tick option accepts (about a day at 50 ms ticks). */
@@ -45,16 +54,26 @@ export const MAX_TIMEOUT_TICKS = 2_000_000;
 
 /**
  * Fills in defaults and checks the relations the protocol depends on: a heartbeat
- * strictly shorter than the election timeout, and a session timeout longer than an
- * election timeout (otherwise every leader change would expire members).
+ * strictly shorter than the election timeout, a session timeout longer than an
+ * election timeout (otherwise every leader change would expire members), and a
+ * disconnect grace of more than two election timeouts (the member's lease, with room
+ * for clock drift and messages in flight) and at most the session timeout. The default
+ * grace is capped at the session timeout and kept above two election timeouts.
  */
 export function resolveTiming(options: Partial<CoordTiming> = {}): CoordTiming {
   const electionTimeoutTicks = options.electionTimeoutTicks ?? DEFAULT_TIMING.electionTimeoutTicks;
+  const sessionTimeoutTicks = options.sessionTimeoutTicks ?? DEFAULT_TIMING.sessionTimeoutTicks;
   const timing: CoordTiming = {
     heartbeatTicks: options.heartbeatTicks ?? DEFAULT_TIMING.heartbeatTicks,
     electionTimeoutTicks,
     syncLimitTicks: options.syncLimitTicks ?? 2 * electionTimeoutTicks,
-    sessionTimeoutTicks: options.sessionTimeoutTicks ?? DEFAULT_TIMING.sessionTimeoutTicks,
+    sessionTimeoutTicks,
+    disconnectGraceTicks:
+      options.disconnectGraceTicks ??
+      Math.min(
+        sessionTimeoutTicks,
+        Math.max(DEFAULT_TIMING.disconnectGraceTicks, 2 * electionTimeoutTicks + 1),
+      ),
   };
   for (const [name, value] of Object.entries(timing)) {
     if (!Number.isInteger(value) || value < 1 || value > MAX_TIMEOUT_TICKS) {
@@ -68,6 +87,17 @@ export function resolveTiming(options: Partial<CoordTiming> = {}): CoordTiming {
   }
   if (timing.sessionTimeoutTicks <= timing.electionTimeoutTicks) {
     throw new InvalidArgumentError('sessionTimeoutTicks must exceed electionTimeoutTicks');
+  }
+  if (timing.disconnectGraceTicks > timing.sessionTimeoutTicks) {
+    throw new InvalidArgumentError('disconnectGraceTicks must not exceed sessionTimeoutTicks');
+  }
+  if (
+    timing.disconnectGraceTicks < timing.sessionTimeoutTicks &&
+    timing.disconnectGraceTicks <= 2 * timing.electionTimeoutTicks
+  ) {
+    throw new InvalidArgumentError(
+      'disconnectGraceTicks must exceed twice electionTimeoutTicks (or equal sessionTimeoutTicks)',
+    );
   }
   return timing;
 }

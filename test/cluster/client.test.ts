@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ShoalClient } from '../../src/api/shoal-client.js';
 import { OutcomeUnknownError } from '../../src/cluster/errors.js';
+import { partitionOf } from '../../src/ring/partitioner.js';
 import type { SimTransport } from '../../src/transport/sim-transport.js';
 import type {
   ChannelHandlers,
@@ -77,6 +78,14 @@ async function connect(id = 'c1'): Promise<{ client: ShoalClient; transport: Cou
   return { client, transport };
 }
 
+/** A key whose primary is `primary` in node n1's view. */
+function keyOwnedBy(primary: string, prefix = 'key'): string {
+  for (let i = 0; ; i++) {
+    const key = `${prefix}:${i}`;
+    if (cluster.node('n1').partitionOwners(partitionOf(key))[0] === primary) return key;
+  }
+}
+
 describe('ShoalClient over SimNetwork', () => {
   it('learns the view from a seed and sends each operation straight to the primary', async () => {
     await startCluster(['n1', 'n2', 'n3']);
@@ -144,6 +153,21 @@ describe('ShoalClient over SimNetwork', () => {
     await cluster.settle();
     // Reads are retried through the failover; the lost incr was never re-sent.
     expect(await cluster.run(client.get(key))).toBe(10);
+  });
+
+  it('keeps retrying a write to a killed primary that was refused before it left, until the new view arrives', async () => {
+    await startCluster(['n1', 'n2', 'n3']);
+    const { client } = await connect();
+    const key = keyOwnedBy('n2');
+    cluster.crash('n2');
+    // The view without n2 comes late (a session or grace must pass first): far beyond
+    // what maxRetries alone would cover, well within operationTimeoutMs (10 s).
+    const write = client.set(key, 'after');
+    const embedded = cluster.node('n1').set(keyOwnedBy('n2', 'embedded'), 'x');
+    cluster.scheduler.setTimeout(() => cluster.commit(['n1', 'n3']), 3_000);
+    expect(await cluster.run(write)).toBe(true);
+    expect(await cluster.run(embedded)).toBe(true);
+    expect(await cluster.run(client.get(key))).toBe('after');
   });
 
   it('retries reads across a failover', async () => {

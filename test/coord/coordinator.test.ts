@@ -109,6 +109,63 @@ describe('Coordinator over SimNetwork', () => {
     );
   });
 
+  it('kill -9 of a member: its closed connection removes it after the disconnect grace (1 s), not the 2.5 s session', async () => {
+    const c = await established({ voters: 3, learners: 1, storage: true });
+    const leader = c.coordinator(c.agreedLeader()!);
+    c.crash('l1');
+    const crashedAt = c.scheduler.now();
+    const at = await c.runUntil(
+      () => leader.view().members.every((member) => member.id !== 'l1'),
+      5000,
+    );
+    expect(at - crashedAt).toBeGreaterThanOrEqual(1000);
+    expect(at - crashedAt).toBeLessThan(1500);
+  });
+
+  it('kill -9 of the leader: the new leader removes it after the grace, well within 2 s', async () => {
+    const c = await established({ voters: 3, learners: 1, storage: true });
+    const old = c.agreedLeader()!;
+    c.crash(old);
+    const crashedAt = c.scheduler.now();
+    const at = await c.runUntil(
+      () =>
+        c
+          .coordinator('l1')
+          .view()
+          .members.every((member) => member.id !== old),
+      5000,
+    );
+    // The grace (1 s) counts from the new leader's establishment (see core-sessions).
+    expect(at - crashedAt).toBeGreaterThanOrEqual(1000);
+    expect(at - crashedAt).toBeLessThan(2000);
+  });
+
+  it('a paused member keeps its connection and its session until the session timeout', async () => {
+    const c = await established({ voters: 3, learners: 1, storage: true });
+    const leader = c.coordinator(c.agreedLeader()!);
+    c.pause('l1');
+    const pausedAt = c.scheduler.now();
+    const at = await c.runUntil(
+      () => leader.view().members.every((member) => member.id !== 'l1'),
+      5000,
+    );
+    expect(at - pausedAt).toBeGreaterThanOrEqual(2500);
+    c.resume('l1');
+  });
+
+  it('a stopping node holds no lease from the moment it asks to leave', async () => {
+    const c = await established({ voters: 3, learners: 1, storage: false });
+    const leaver = c.coordinator('l1');
+    expect(leaver.hasQuorum()).toBe(true);
+    const stopping = track(c.scheduler, leaver.stop());
+    // Its leave has not committed anywhere yet ...
+    expect(c.running().every((co) => co.view().members.some((m) => m.id === 'l1'))).toBe(true);
+    // ... but it already refuses to serve as if it held the lease.
+    expect(leaver.hasQuorum()).toBe(false);
+    await c.runUntil(() => stopping.settledAtMs !== undefined, 3000);
+    c.node('l1').coordinator = undefined;
+  });
+
   it('a hung (SIGSTOPped) leader is detected by missing pings and replaced', async () => {
     const c = await established({ voters: 3, learners: 0, storage: true });
     const old = c.agreedLeader()!;

@@ -70,6 +70,70 @@ describe('CoordinatorCore sessions and views', () => {
     c.tickUntil(() => next.clusterState.member(leader) === undefined);
   });
 
+  it('a member whose connection closed is removed after the disconnect grace, not the session timeout', () => {
+    const slow = { ...timing, sessionTimeoutTicks: 50, disconnectGraceTicks: 15 };
+    const c = new HandCluster(['a', 'b', 'c']);
+    for (const id of ['a', 'b', 'c', 'l1']) c.add(id, { storage: true, timing: slow });
+    c.tickUntil(() => c.core('a').clusterState.member('l1') !== undefined);
+    c.tickUntil(
+      () =>
+        c.leaders().length === 1 && c.core(c.leaders()[0]!).clusterState.memberList().length === 4,
+    );
+    const leader = c.leaders()[0]!;
+    // kill -9: the process is gone and the kernel closed its connections.
+    c.crash('l1');
+    for (const id of ['a', 'b', 'c']) c.core(id).peerDown('l1');
+    const ticks = c.tickUntil(() => c.core(leader).clusterState.member('l1') === undefined);
+    expect(ticks).toBeGreaterThan(slow.disconnectGraceTicks);
+    expect(ticks).toBeLessThan(slow.sessionTimeoutTicks);
+  });
+
+  it('a member whose connection closed but that speaks again keeps its session', () => {
+    const slow = { ...timing, sessionTimeoutTicks: 50, disconnectGraceTicks: 15 };
+    const c = new HandCluster(['a', 'b', 'c']);
+    for (const id of ['a', 'b', 'c', 'l1']) c.add(id, { storage: true, timing: slow });
+    c.tickUntil(
+      () =>
+        c.leaders().length === 1 && c.core(c.leaders()[0]!).clusterState.memberList().length === 4,
+    );
+    const leader = c.leaders()[0]!;
+    const session = c.core('l1').sessionId;
+    // A connection reset that the member survives: it reconnects and answers pings.
+    c.core(leader).peerDown('l1');
+    c.tick(3 * slow.disconnectGraceTicks);
+    expect(c.core(leader).clusterState.member('l1')?.sessionId).toBe(session);
+    // A paused member keeps its connection: only the session timeout removes it.
+    c.isolate('l1');
+    const ticks = c.tickUntil(() => c.core(leader).clusterState.member('l1') === undefined);
+    expect(ticks).toBeGreaterThanOrEqual(slow.sessionTimeoutTicks);
+  });
+
+  it('a leader elected after a member disconnected counts the grace from its establishment', () => {
+    const slow = { ...timing, sessionTimeoutTicks: 50, disconnectGraceTicks: 15 };
+    const c = new HandCluster(['a', 'b', 'c']);
+    for (const id of ['a', 'b', 'c']) c.add(id, { storage: true, timing: slow });
+    c.tickUntil(
+      () =>
+        c.leaders().length === 1 && c.core(c.leaders()[0]!).clusterState.memberList().length === 3,
+    );
+    const old = c.leaders()[0]!;
+    const rest = ['a', 'b', 'c'].filter((id) => id !== old);
+    c.crash(old);
+    for (const id of rest) c.core(id).peerDown(old);
+    // The survivors cannot elect for a while (cut from each other).
+    c.isolate(rest[0]!);
+    c.tick(12);
+    expect(c.leaders()).toEqual([]);
+    c.healAll();
+    c.tickUntil(() => c.leaders().length === 1);
+    const next = c.core(c.leaders()[0]!);
+    // The old leader may have held its lease until the new epoch was established, so
+    // the grace runs from there, not from the closed connection.
+    const ticks = c.tickUntil(() => next.clusterState.member(old) === undefined);
+    expect(ticks).toBeGreaterThanOrEqual(slow.disconnectGraceTicks);
+    expect(ticks).toBeLessThan(slow.sessionTimeoutTicks);
+  });
+
   it('a clean leave removes the member at once', () => {
     const { c, leader } = established(['a', 'b', 'c'], ['l1']);
     expect(c.core('l1').requestLeave()).toBe(true);

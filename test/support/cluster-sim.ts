@@ -34,6 +34,8 @@ export interface SimHost {
   startNode(id: NodeId): Promise<CacheNode>;
   /** Forgets node `id` before it leaves (graceful). */
   leave(id: NodeId): void;
+  /** Whether node `id` may leave without taking the coordinator's quorum with it. */
+  mayLeave(id: NodeId): boolean;
   /** Current members of the committed view. */
   members(): readonly NodeId[];
   /** Whether membership has stopped changing and every reachable node knows the latest view. */
@@ -314,14 +316,20 @@ export async function runClusterSim(options: ClusterSimOptions): Promise<Cluster
         }
         case 'leave': {
           if (members.length <= 2) break;
-          note(`leave ${target}`);
-          host.leave(target);
-          await runUntil(scheduler, () => !host.members().includes(target), 5_000, true).catch(
+          // A voter that left never comes back: two of three leaving would end the quorum.
+          const leaver = host.mayLeave(target) ? target : members.find((id) => host.mayLeave(id));
+          if (leaver === undefined) {
+            note(`skip leave: every member is needed for the coordinator's quorum`);
+            break;
+          }
+          note(`leave ${leaver}`);
+          host.leave(leaver);
+          await runUntil(scheduler, () => !host.members().includes(leaver), 5_000, true).catch(
             () => {},
           );
-          await running.get(target)?.stop();
-          running.delete(target);
-          await net.transport(target)?.close();
+          await running.get(leaver)?.stop();
+          running.delete(leaver);
+          await net.transport(leaver)?.close();
           break;
         }
       }
@@ -477,6 +485,7 @@ export function oracleHost(
       leave(id: NodeId): void {
         oracle.leave(id);
       },
+      mayLeave: () => true,
       members: () => oracle.memberIds(),
       coordinatorEndpoints: () => [SimViewOracle.ID],
       isStable: () => oracle.isStable(),
@@ -540,6 +549,11 @@ export function coordinatorHost(
       leave(id: NodeId): void {
         left.add(id);
         void coordinators.get(id)?.stop();
+      },
+      mayLeave(id: NodeId): boolean {
+        if (!SIM_VOTERS.includes(id)) return true;
+        const staying = SIM_VOTERS.filter((voter) => voter !== id && !left.has(voter));
+        return staying.length > SIM_VOTERS.length / 2;
       },
       members(): readonly NodeId[] {
         let best: readonly NodeId[] = [];

@@ -16,6 +16,9 @@ export interface SimClusterOptions {
   readonly network?: Partial<Omit<SimNetworkOptions, 'scheduler' | 'random'>>;
 }
 
+/** Decides whether a one-way message a node sends is lost on the way (for fault tests). */
+export type MessageFilter = (from: NodeId, to: NodeId, message: unknown) => boolean;
+
 /** The address a simulated node is dialed at. */
 export function simAddress(id: NodeId): string {
   return `sim://${id}`;
@@ -35,6 +38,8 @@ export class SimCluster {
   private readonly random: SeededRandom;
   epoch = 0;
   members: NodeId[] = [];
+  /** When set, one-way messages (`send`) it returns true for are lost. */
+  loses: MessageFilter | undefined;
 
   constructor(options: SimClusterOptions) {
     this.options = options;
@@ -51,6 +56,9 @@ export class SimCluster {
   start(id: NodeId, overrides: Partial<CacheNodeOptions> = {}): CacheNode {
     const status = this.net.status(id);
     const transport = status === 'crashed' ? this.net.restart(id) : this.net.createTransport(id);
+    const send = transport.send.bind(transport);
+    transport.send = (peer, channel, message) =>
+      this.loses?.(id, peer, message) === true ? true : send(peer, channel, message);
     const viewSource = new ManualViewSource();
     const node = new CacheNode({
       ...this.options.node,

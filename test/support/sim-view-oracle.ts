@@ -102,9 +102,15 @@ export class SimViewOracle {
     return source;
   }
 
-  /** A node leaves on purpose: removed at the next tick, and not admitted again. */
+  /**
+   * A node leaves on purpose: removed at the next tick, and not admitted again. Its
+   * lease ends now, as a real coordinator's does once `stop()` begins: the new view
+   * promotes its backups before the node itself could learn of it.
+   */
   leave(id: NodeId): void {
     this.leaving.add(id);
+    const source = this.sources.get(id);
+    if (source !== undefined) source.contactMs = Number.NEGATIVE_INFINITY;
     this.sources.delete(id);
   }
 
