@@ -1,7 +1,8 @@
 /**
  * Long nemesis runs over real node processes (see test/support/chaos-run.ts).
  * Usage: node --import tsx scripts/chaos.ts [--minutes N] [--seed S] [--nodes N]
- *        [--faults kill-restart,pause,...] [--replication-factor R]
+ *        [--faults kill-restart,kill-restart-amnesiac,join-leave,pause,...]
+ *        [--replication-factor R]
  * Prints one line per fault, then the summary as one JSON object on the last line.
  * Exits 1 when the run found a violation, a lost write or a divergent replica.
  */

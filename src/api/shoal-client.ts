@@ -80,8 +80,13 @@ export interface ShoalClientOptions extends ShoalClientRoutingOptions {
    * (`GET /shoal/id` on the same port).
    */
   readonly seeds: readonly string[];
-  /** The cluster secret. */
-  readonly secret: string | Buffer;
+  /** The cluster secret; the client is then trusted as a node. Give this or `clientSecret`. */
+  readonly secret?: string | Buffer;
+  /**
+   * The client credential the nodes were started with (`clientSecret`): the client
+   * may then only run cache operations and read the view, status and config.
+   */
+  readonly clientSecret?: string | Buffer;
   /** This client's id on the wire; default `client-<random>`. */
   readonly id?: string;
   /** CA certificates to trust for `wss` seeds. */
@@ -175,11 +180,18 @@ export class ShoalClient implements ShoalCache {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('ShoalClient.connect needs options');
     }
+    if ((options.secret === undefined) === (options.clientSecret === undefined)) {
+      throw new InvalidArgumentError(
+        'ShoalClient.connect needs exactly one of secret, clientSecret',
+      );
+    }
     const routing = resolveRouting(options);
     const seeds = await resolveSeeds(options.seeds, routing.connectTimeoutMs);
     const transport = WsTransport.client({
       id: options.id ?? `client-${randomBytes(6).toString('hex')}`,
-      secret: options.secret,
+      ...(options.clientSecret === undefined
+        ? { secret: options.secret ?? '' }
+        : { secret: options.clientSecret, role: 'client' as const }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       logger: routing.logger,
     });

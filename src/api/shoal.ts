@@ -22,6 +22,7 @@ import {
 import { FileStorage } from '../coord/file-storage.js';
 import type { RespServer } from '../resp/server.js';
 import type { WsTlsOptions } from '../transport/ws-options.js';
+import type { WsTransportStats } from '../transport/ws-stats.js';
 import { WsTransport } from '../transport/ws-transport.js';
 import { parseByteSize } from '../util/byte-size.js';
 import { InvalidArgumentError } from '../util/errors.js';
@@ -49,8 +50,15 @@ export interface ShoalOptions extends ShoalRespOptions {
   readonly host?: string;
   /** Port to listen on; 0 (default) picks a free one. */
   readonly port?: number;
-  /** The cluster secret (every node and client must know it). */
+  /** The cluster secret: every node must know it; clients given it are trusted as nodes. */
   readonly secret: string | Buffer;
+  /**
+   * The client credential: a `ShoalClient` connecting with `clientSecret` proves it
+   * instead of the cluster secret and may only run cache operations and read the
+   * view, status and config. Without it, clients need the cluster secret. Must
+   * differ from `secret`.
+   */
+  readonly clientSecret?: string | Buffer;
   /**
    * The coordinator's voters, as `id=host:port` (or `id=ws://host:port`) strings or
    * `{ id, address }`: each address is where THIS node dials that voter. Default: this
@@ -163,6 +171,7 @@ export class ShoalNode implements ShoalCache {
     const transport = await WsTransport.listen({
       id,
       secret: options.secret,
+      ...(options.clientSecret === undefined ? {} : { clientSecret: options.clientSecret }),
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.port === undefined ? {} : { port: options.port }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
@@ -281,6 +290,11 @@ export class ShoalNode implements ShoalCache {
   /** Cache counters, partitions by role, replication and handoff progress. */
   stats(): CacheNodeStats {
     return this.cache.stats();
+  }
+
+  /** Connection counters: frames, auth failures, refusals, backpressure drops. */
+  transportStats(): WsTransportStats {
+    return this.transport.stats();
   }
 
   /** The coordinator's state: role, leader, epochs, members. */

@@ -17,7 +17,7 @@ export async function connectClient(target: ClientTarget): Promise<ShoalClient> 
   const watch = new AuthFailureWatch();
   const connecting = ShoalClient.connect({
     seeds: seeds.map(formatNode),
-    secret: target.secret,
+    ...(target.clientRole === true ? { clientSecret: target.secret } : { secret: target.secret }),
     connectTimeoutMs: target.timeoutMs,
     operationTimeoutMs: target.timeoutMs,
     requestTimeoutMs: Math.min(target.timeoutMs, MAX_REQUEST_TIMEOUT_MS),

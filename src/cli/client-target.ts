@@ -1,6 +1,11 @@
 import { type FlagSpec, integerFlag, listFlag, type ParsedFlags, stringFlag } from './flags.js';
 import { type NodeAddress, parseNodeAddress } from './node-address.js';
-import { resolveSecret, SECRET_ENV } from './secret-source.js';
+import {
+  CLIENT_SECRET_ENV,
+  resolveClientSecret,
+  resolveSecret,
+  SECRET_ENV,
+} from './secret-source.js';
 import { CliUsageError } from './usage-error.js';
 
 /** The environment variable holding default seeds (comma-separated). */
@@ -20,6 +25,7 @@ export const CLIENT_FLAGS = {
   seeds: 'list',
   secret: 'string',
   'secret-file': 'string',
+  'client-secret-file': 'string',
   timeout: 'string',
   help: 'boolean',
 } as const satisfies FlagSpec;
@@ -30,12 +36,17 @@ export const CLIENT_FLAGS_HELP = `Connection:
                        (repeatable, or comma-separated; default $${SEEDS_ENV}, else ${DEFAULT_SEED})
   --secret-file FILE   read the cluster secret from FILE (default: $${SECRET_ENV})
   --secret TEXT        the cluster secret (visible to other users in ps; prefer the above)
+  --client-secret-file FILE  connect with the client credential instead (default:
+                       $${CLIENT_SECRET_ENV} when no cluster secret is given); cache operations only
   --timeout MS         give up after MS milliseconds (default ${DEFAULT_CLIENT_TIMEOUT_MS})`;
 
 /** Where and how a client command reaches the cluster. */
 export interface ClientTarget {
   readonly seeds: readonly NodeAddress[];
+  /** The cluster secret, or the client credential when `clientRole`. */
   readonly secret: string;
+  /** Whether `secret` is the client credential (the connection may only run cache operations). */
+  readonly clientRole?: boolean;
   readonly timeoutMs: number;
 }
 
@@ -55,6 +66,22 @@ export async function resolveClientTarget(
     throw new CliUsageError(`${label}: at most ${MAX_SEEDS} seeds, got ${texts.length}`);
   }
   const seeds = texts.map((text) => parseNodeAddress(text, label));
+  const timeoutMs =
+    integerFlag(values, 'timeout', 1, MAX_CLIENT_TIMEOUT_MS) ?? DEFAULT_CLIENT_TIMEOUT_MS;
+  const secretFlags =
+    stringFlag(values, 'secret') !== undefined || stringFlag(values, 'secret-file') !== undefined;
+  const clientFile = stringFlag(values, 'client-secret-file');
+  if (clientFile !== undefined && secretFlags) {
+    throw new CliUsageError('give either the cluster secret or --client-secret-file, not both');
+  }
+  // An explicit --client-secret-file wins over SHOAL_SECRET; the client env var is used
+  // only when no cluster secret is given at all.
+  if (clientFile !== undefined || (!secretFlags && (env[SECRET_ENV] ?? '') === '')) {
+    const clientSecret = await resolveClientSecret(clientFile, env[CLIENT_SECRET_ENV]);
+    if (clientSecret !== undefined) {
+      return { seeds, secret: clientSecret, clientRole: true, timeoutMs };
+    }
+  }
   const { secret } = await resolveSecret(
     {
       flag: stringFlag(values, 'secret'),
@@ -63,7 +90,5 @@ export async function resolveClientTarget(
     },
     false,
   );
-  const timeoutMs =
-    integerFlag(values, 'timeout', 1, MAX_CLIENT_TIMEOUT_MS) ?? DEFAULT_CLIENT_TIMEOUT_MS;
   return { seeds, secret, timeoutMs };
 }

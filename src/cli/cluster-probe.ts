@@ -75,12 +75,16 @@ export class ClusterProbe {
     this.timeoutMs = timeoutMs;
   }
 
-  /** Opens a dial-only endpoint; nothing connects until a node is asked. */
-  static open(secret: string, options: ClusterProbeOptions): ClusterProbe {
+  /**
+   * Opens a dial-only endpoint; nothing connects until a node is asked. With
+   * `clientRole`, `secret` is the client credential (view and status are open to it).
+   */
+  static open(secret: string, options: ClusterProbeOptions, clientRole = false): ClusterProbe {
     const watch = new AuthFailureWatch();
     const transport = WsTransport.client({
       id: `shoal-cli-${randomBytes(6).toString('hex')}`,
       secret,
+      ...(clientRole ? { role: 'client' as const } : {}),
       logger: watch,
     });
     return new ClusterProbe(transport, watch, options.timeoutMs);

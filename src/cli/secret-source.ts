@@ -5,6 +5,9 @@ import { CliUsageError } from './usage-error.js';
 /** The environment variable every command reads the cluster secret from. */
 export const SECRET_ENV = 'SHOAL_SECRET';
 
+/** The environment variable holding the client credential (see `clientSecret`). */
+export const CLIENT_SECRET_ENV = 'SHOAL_CLIENT_SECRET';
+
 /**
  * Shortest secret accepted. The handshake is an HMAC challenge on the secret, so a
  * very short one could be guessed offline from one recorded handshake.
@@ -24,6 +27,8 @@ export interface ResolvedSecret {
   readonly origin: SecretOrigin;
   /** The file it was read from, for `origin: 'file'`. */
   readonly file?: string;
+  /** The client credential, when one was given (`start` only). */
+  readonly clientSecret?: string;
 }
 
 /** The inputs a secret can come from, highest precedence first. */
@@ -58,6 +63,20 @@ export async function resolveSecret(
   throw new CliUsageError(
     `no cluster secret: set ${SECRET_ENV}, or give --secret-file FILE (or --secret TEXT)`,
   );
+}
+
+/**
+ * The client credential from `--client-secret-file` or `SHOAL_CLIENT_SECRET`, or
+ * `undefined` when neither is given. There is no text flag on purpose: command lines
+ * are visible to other users in `ps`.
+ */
+export async function resolveClientSecret(
+  file: string | undefined,
+  env: string | undefined,
+): Promise<string | undefined> {
+  if (file !== undefined) return readSecretFile(file);
+  if (env !== undefined && env !== '') return checked(env, CLIENT_SECRET_ENV);
+  return undefined;
 }
 
 /** Reads a secret file: its text without the trailing newline editors add. */

@@ -4,7 +4,13 @@ import type { Command, CommandContext } from './command.js';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
 import { JsonLogger } from './json-logger.js';
 import { formatNode, type KnownNode } from './node-address.js';
-import { type ResolvedSecret, resolveSecret, SECRET_ENV } from './secret-source.js';
+import {
+  CLIENT_SECRET_ENV,
+  type ResolvedSecret,
+  resolveClientSecret,
+  resolveSecret,
+  SECRET_ENV,
+} from './secret-source.js';
 import { ShutdownSignals } from './shutdown-signals.js';
 import {
   type RespSettings,
@@ -44,6 +50,8 @@ generated secret printed once.
   --secret-file FILE       read the cluster secret from FILE (default: $${SECRET_ENV}; else one
                            is generated and printed)
   --secret TEXT            the cluster secret (visible to other users in ps; prefer the above)
+  --client-secret-file FILE  a client credential (default: $${CLIENT_SECRET_ENV}): clients holding
+                           it instead of the secret may only run cache operations
   --replication-factor N   owners per partition, 1 to 16 (default 2; every node must agree)
   --max-memory SIZE        most bytes the store holds, e.g. 256mb, 1gb (default 256mb)
   --write-concern C        one, quorum or all: owners that hold a write before it is
@@ -66,10 +74,15 @@ Exit codes: 0 stopped cleanly, 1 failed to start or stop, 2 bad command line,
   flags: START_FLAGS,
   async run(args, context) {
     const settings = await resolveStartSettings(args);
-    const secret = await resolveSecret(
+    const resolved = await resolveSecret(
       { flag: settings.secretFlag, file: settings.secretFile, env: context.env[SECRET_ENV] },
       true,
     );
+    const clientSecret = await resolveClientSecret(
+      settings.clientSecretFile,
+      context.env[CLIENT_SECRET_ENV],
+    );
+    const secret = clientSecret === undefined ? resolved : { ...resolved, clientSecret };
     const signals = new ShutdownSignals((signal) =>
       context.err(`shoal: second ${signal}; exiting without a clean leave`),
     );
@@ -91,6 +104,7 @@ async function serve(
   const logger = new JsonLogger(settings.logLevel, {
     secrets: [
       secret.secret,
+      ...(secret.clientSecret === undefined ? [] : [secret.clientSecret]),
       ...(settings.resp?.password === undefined ? [] : [settings.resp.password]),
     ],
   });
@@ -146,6 +160,7 @@ async function startNode(
       host: settings.host,
       port: settings.port,
       secret: secret.secret,
+      ...(secret.clientSecret === undefined ? {} : { clientSecret: secret.clientSecret }),
       ...(voters === undefined ? {} : { voters: voters.map(formatNode) }),
       ...(settings.advertisedAddress === undefined
         ? {}

@@ -45,6 +45,7 @@ const SETTINGS = [
   { flag: 'join', key: 'join', list: true },
   { flag: 'advertise', key: 'advertise', list: false },
   { flag: 'secret-file', key: 'secretFile', list: false },
+  { flag: 'client-secret-file', key: 'clientSecretFile', list: false },
   { flag: 'replication-factor', key: 'replicationFactor', list: false },
   { flag: 'max-memory', key: 'maxMemory', list: false },
   { flag: 'data-dir', key: 'dataDir', list: false },
@@ -85,6 +86,8 @@ export interface StartSettings {
   readonly advertisedAddress: string | undefined;
   readonly secretFlag: string | undefined;
   readonly secretFile: string | undefined;
+  /** `--client-secret-file`: the credential clients may hold instead of the secret. */
+  readonly clientSecretFile: string | undefined;
   readonly replicationFactor: number | undefined;
   readonly maxMemoryBytes: number | undefined;
   readonly dataDir: string | undefined;
@@ -193,6 +196,7 @@ function settingsFrom(
   const writeConcern = text('write-concern');
   const dataDir = text('data-dir');
   const secretFile = text('secret-file');
+  const clientSecretFile = text('client-secret-file');
   return {
     id,
     host: text('host')?.value ?? START_DEFAULTS.host,
@@ -203,6 +207,7 @@ function settingsFrom(
       advertise === undefined ? undefined : parseNodeAddress(advertise.value, advertise.label).url,
     secretFlag,
     secretFile: secretFile?.value,
+    clientSecretFile: clientSecretFile?.value,
     replicationFactor: integer('replication-factor', 1, MAX_REPLICATION_FACTOR),
     maxMemoryBytes:
       maxMemory === undefined ? undefined : byteSize(maxMemory.value, maxMemory.label),

@@ -35,7 +35,11 @@ command line.`,
     const { discoverNodes } = await import('./node-discovery.js');
     const { ClusterProbe } = await import('./cluster-probe.js');
     const seeds = await discoverNodes(target.seeds, target.timeoutMs);
-    const probe = ClusterProbe.open(target.secret, { timeoutMs: target.timeoutMs });
+    const probe = ClusterProbe.open(
+      target.secret,
+      { timeoutMs: target.timeoutMs },
+      target.clientRole === true,
+    );
     let report: ClusterReport;
     try {
       report = await probe.report(seeds);

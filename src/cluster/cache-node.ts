@@ -22,6 +22,7 @@ import {
   type ResolvedCacheNodeOptions,
   resolveCacheNodeOptions,
 } from './cache-node-options.js';
+import { admitCacheRequestFromClient } from './client-access.js';
 import { checkConfigWrite } from './cluster-settings.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, type DrainResult, drainPartitions } from './drain.js';
 import {
@@ -375,6 +376,7 @@ export class CacheNode implements ShoalCache {
     this.transport.handle(CACHE_CHANNEL, {
       onRequest: (from, message) => this.onRequest(from, message),
       onMessage: (from, message) => this.onMessage(from, message),
+      admitFromClient: admitCacheRequestFromClient,
     });
     this.unsubscribers.push(
       this.transport.watchPeers({

@@ -57,6 +57,17 @@ export class AuthenticationError extends ShoalError {
   }
 }
 
+/**
+ * A client-role peer sent what only nodes may send (a coordinator message, a
+ * replication or handoff request, ...). It was refused before any handler saw it,
+ * so it was certainly not applied; the connection stays open for what clients may do.
+ */
+export class ClientForbiddenError extends ShoalError {
+  constructor(channel: string) {
+    super('ERR_FORBIDDEN', `a client may not send this on channel '${channel}'`);
+  }
+}
+
 /** The transport was closed; no further messages can be sent. */
 export class TransportClosedError extends ShoalError {
   constructor() {

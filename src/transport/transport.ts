@@ -43,6 +43,12 @@ export type MessageHandler = (from: NodeId, message: Message) => void;
 export interface ChannelHandlers {
   onMessage?: MessageHandler;
   onRequest?: RequestHandler;
+  /**
+   * Which messages and requests a client-role peer (one that proved only the client
+   * credential) may send on this channel. Absent: none, so a channel is closed to
+   * clients unless it says otherwise. Transports without client roles ignore it.
+   */
+  admitFromClient?: (message: Message) => boolean;
 }
 
 /** Connection lifecycle notifications. */

@@ -3,6 +3,8 @@ import { invariant } from '../util/assert.js';
 import { InvalidArgumentError, ShoalError } from '../util/errors.js';
 import {
   AuthenticationError,
+  BackpressureError,
+  ClientForbiddenError,
   MessageTooLargeError,
   PeerUnavailableError,
   ProtocolError,
@@ -16,6 +18,9 @@ import {
   BadPeerIdError,
   dialerProof,
   newNonce,
+  PEER_ROLE_CODE,
+  type PeerRole,
+  peerKey,
   proofMatches,
   readAuth,
   readAuthOk,
@@ -123,8 +128,13 @@ function describe(error: unknown): string {
  * only ever closes its own connection.
  */
 export class WsConnection {
-  /** The peer's id: known up front when dialing, learned from `Auth` when accepting. */
+  /**
+   * The peer's id: known up front when dialing, learned from `Auth` when accepting
+   * (client-role peers under `CLIENT_PEER_PREFIX`, see `peerKey`).
+   */
   peerId: NodeId | undefined;
+  /** What the peer proved: acceptors are always nodes; a dialer says in `Auth`. */
+  peerRole: PeerRole = 'node';
   /** Whether the peer asked to retire this connection (it has a better one to us). */
   peerRetired = false;
 
@@ -310,16 +320,18 @@ export class WsConnection {
     this.queuedRequests = [];
     if (this.state !== 'open') return;
     try {
+      const toWrite = this.overBufferBound() ? batch.filter((e) => !this.shed(e)) : batch;
+      if (toWrite.length === 0) return;
       let frame: Buffer | undefined;
       try {
-        frame = this.owner.codec.encode(batch);
+        frame = this.owner.codec.encode(toWrite);
       } catch {
         frame = undefined;
       }
       if (frame !== undefined && frame.length <= this.frameLimitBytes) {
-        this.writeFrame(frame, batch.length);
+        this.writeFrame(frame, toWrite.length);
       } else {
-        this.flushOneByOne(batch);
+        this.flushOneByOne(toWrite);
       }
       for (const request of requests) request.written = true;
     } catch (error) {
@@ -359,6 +371,7 @@ export class WsConnection {
    */
   private flushOneByOne(batch: Envelope[]): void {
     for (const envelope of batch) {
+      if (this.overBufferBound() && this.shed(envelope)) continue;
       let frame: Buffer;
       try {
         frame = this.owner.codec.encode([envelope]);
@@ -371,6 +384,42 @@ export class WsConnection {
         continue;
       }
       this.writeFrame(frame, 1);
+    }
+  }
+
+  /** Whether the socket already holds more unsent bytes than `maxBufferedBytes`. */
+  private overBufferBound(): boolean {
+    return this.ws.bufferedAmount > this.owner.options.limits.maxBufferedBytes;
+  }
+
+  /**
+   * Drops an envelope that would go over the buffer bound. Everything queued in one
+   * tick passed `hasRoom`/`replyRoom` before any of it was written, so a burst (many
+   * large replies to a peer that does not read) would otherwise pin memory without
+   * bound; checked again per frame, the socket holds at most the bound plus one frame.
+   * A dropped request fails with `BackpressureError` (it was not written); replies and
+   * one-way messages are dropped as a lossy network would. Returns false for what must
+   * still go out (`Retire`).
+   */
+  private shed(envelope: Envelope): boolean {
+    const { stats, options } = this.owner;
+    switch (envelope.t) {
+      case EnvelopeType.Request: {
+        const pending = this.pending.get(envelope.i);
+        if (pending) {
+          this.settle(pending);
+          pending.reject(
+            new BackpressureError(this.peerId ?? '?', options.limits.maxBufferedBytes),
+          );
+        }
+        stats.droppedBackpressure++;
+        return true;
+      }
+      case EnvelopeType.Retire:
+        return false;
+      default:
+        stats.droppedBackpressure++;
+        return true;
     }
   }
 
@@ -525,7 +574,15 @@ export class WsConnection {
             v: PROTOCOL_VERSION,
             id: options.id,
             n: this.localNonce,
-            p: dialerProof(options.secret, hello.n, this.localNonce, options.id, hello.id),
+            r: PEER_ROLE_CODE[options.role],
+            p: dialerProof(
+              options.role,
+              options.secret,
+              hello.n,
+              this.localNonce,
+              options.id,
+              hello.id,
+            ),
             f: limits.maxFrameBytes,
             bm: limits.maxBatchMessages,
           }),
@@ -535,17 +592,21 @@ export class WsConnection {
       case 'await-auth': {
         const auth = readAuth(value, limits.maxPeerIdLength);
         if (auth.id === options.id) throw new BadPeerIdError('peer claims this node own id');
-        const expected = dialerProof(options.secret, this.localNonce, auth.n, auth.id, options.id);
-        if (!proofMatches(expected, auth.p)) {
-          this.peerId = auth.id;
-          throw new AuthenticationError(`${auth.id} failed the secret challenge`);
+        this.peerId = peerKey(auth.role, auth.id);
+        const key = auth.role === 'client' ? options.clientSecret : options.secret;
+        if (key === undefined) {
+          throw new AuthenticationError(`${auth.id} offered a client credential; none is accepted`);
         }
-        this.peerId = auth.id;
+        const expected = dialerProof(auth.role, key, this.localNonce, auth.n, auth.id, options.id);
+        if (!proofMatches(expected, auth.p)) {
+          throw new AuthenticationError(`${auth.id} failed the ${auth.role} secret challenge`);
+        }
+        this.peerRole = auth.role;
         this.adoptPeerLimits(auth.f, auth.bm);
         this.writeRaw(
           this.owner.codec.encode({
             t: EnvelopeType.AuthOk,
-            p: acceptorProof(options.secret, this.localNonce, auth.n, auth.id, options.id),
+            p: acceptorProof(auth.role, key, this.localNonce, auth.n, auth.id, options.id),
           }),
         );
         this.becomeOpen();
@@ -557,6 +618,7 @@ export class WsConnection {
         const peerNonce = this.peerNonce;
         invariant(peerId !== undefined && peerNonce !== undefined, 'AuthOk before Hello');
         const expected = acceptorProof(
+          options.role,
           options.secret,
           peerNonce,
           this.localNonce,
@@ -627,7 +689,12 @@ export class WsConnection {
         this.dispatchRequest(envelope);
         return;
       case EnvelopeType.Message: {
-        const handler = this.owner.channelHandlers(envelope.c)?.onMessage;
+        const handlers = this.owner.channelHandlers(envelope.c);
+        if (!this.admits(handlers, envelope.b)) {
+          this.owner.stats.refusedFromClients++;
+          return;
+        }
+        const handler = handlers?.onMessage;
         if (!handler) {
           this.owner.stats.droppedUnknownChannel++;
           return;
@@ -652,7 +719,13 @@ export class WsConnection {
 
   private dispatchRequest(envelope: RequestEnvelope): void {
     const id = envelope.i;
-    const handler = this.owner.channelHandlers(envelope.c)?.onRequest;
+    const handlers = this.owner.channelHandlers(envelope.c);
+    if (!this.admits(handlers, envelope.b)) {
+      this.owner.stats.refusedFromClients++;
+      this.replyWithError(id, new ClientForbiddenError(envelope.c));
+      return;
+    }
+    const handler = handlers?.onRequest;
     if (!handler) {
       this.replyError(id, 'ERR_UNKNOWN_CHANNEL', `no request handler for channel ${envelope.c}`);
       return;
@@ -681,6 +754,18 @@ export class WsConnection {
         this.finishRetireIfDrained();
       },
     );
+  }
+
+  /** Nodes may send anything; a client only what the channel admits from clients. */
+  private admits(handlers: ChannelHandlers | undefined, message: Message): boolean {
+    if (this.peerRole === 'node') return true;
+    const admit = handlers?.admitFromClient;
+    if (admit === undefined) return false;
+    try {
+      return admit(message) === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Replies are dropped (the requester times out) rather than buffered without bound. */

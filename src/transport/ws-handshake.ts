@@ -3,9 +3,16 @@
  *
  * ```
  * acceptor -> dialer   Hello  { v, id: A, n: nonceA, f, bm }
- * dialer   -> acceptor Auth   { v, id: D, n: nonceD, p: HMAC(secret, "dialer"   | nonceA | nonceD | D | A), f, bm }
- * acceptor -> dialer   AuthOk { p: HMAC(secret, "acceptor" | nonceA | nonceD | D | A) }
+ * dialer   -> acceptor Auth   { v, id: D, n: nonceD, r, p: HMAC(key, "dialer"   | nonceA | nonceD | D | A), f, bm }
+ * acceptor -> dialer   AuthOk { p: HMAC(key, "acceptor" | nonceA | nonceD | D | A) }
  * ```
+ *
+ * `r` is the role the dialer claims: absent (or 0) for a node, which proves the
+ * cluster secret, and 1 for a client, which proves the client credential (and whose
+ * role labels read `client-dialer` / `client-acceptor`, so a client proof can never
+ * pass as a node proof even if an operator reused one secret for both). The acceptor
+ * answers with the same key, so a client learns it reached a node of its cluster
+ * without ever holding the cluster secret.
  *
  * Each side proves knowledge of the secret over a nonce the *other* side just drew
  * from `crypto.randomBytes`, so a recorded handshake is worthless on a new
@@ -29,6 +36,31 @@ export const PROOF_BYTES = 32;
 /** Smallest frame/batch limits a peer may announce; below these nothing useful fits. */
 const MIN_PEER_FRAME_BYTES = 1024;
 
+/**
+ * What an authenticated peer may do. A `node` proved the cluster secret and is
+ * trusted with every channel; a `client` proved only the client credential, may
+ * send only what a channel admits from clients, and is never taken for a node id.
+ */
+export type PeerRole = 'node' | 'client';
+
+/** Wire code of each role in `Auth.r`; a node may leave `r` out. */
+export const PEER_ROLE_CODE: Readonly<Record<PeerRole, number>> = Object.freeze({
+  node: 0,
+  client: 1,
+});
+
+/**
+ * Prefix under which an acceptor files client-role peers. Node-role ids may not
+ * start with it, so a client that announces a voter's id still lands in its own
+ * namespace: its messages reach handlers as `client:<id>`, never as that voter.
+ */
+export const CLIENT_PEER_PREFIX = 'client:';
+
+/** The id handlers see for a peer of `role` that announced `id`. */
+export function peerKey(role: PeerRole, id: NodeId): NodeId {
+  return role === 'client' ? `${CLIENT_PEER_PREFIX}${id}` : id;
+}
+
 /** The acceptor's challenge, sent as soon as the WebSocket opens. */
 export interface HelloFrame {
   t: typeof EnvelopeType.Hello;
@@ -45,6 +77,7 @@ export interface AuthFrame {
   v: number;
   id: NodeId;
   n: Buffer;
+  r: number;
   p: Buffer;
   f: number;
   bm: number;
@@ -69,9 +102,10 @@ function lengthPrefixed(text: string): Buffer {
   return out;
 }
 
-/** The transcript both proofs are computed over, prefixed by the prover's role. */
+/** The transcript both proofs are computed over, prefixed by the prover's side and role. */
 function proof(
-  role: 'dialer' | 'acceptor',
+  side: 'dialer' | 'acceptor',
+  peerRole: PeerRole,
   secret: Buffer,
   acceptorNonce: Buffer,
   dialerNonce: Buffer,
@@ -79,7 +113,7 @@ function proof(
   acceptorId: NodeId,
 ): Buffer {
   return createHmac('sha256', secret)
-    .update(`shoal/ws/v${PROTOCOL_VERSION} ${role}\0`)
+    .update(`shoal/ws/v${PROTOCOL_VERSION} ${peerRole === 'client' ? 'client-' : ''}${side}\0`)
     .update(acceptorNonce)
     .update(dialerNonce)
     .update(lengthPrefixed(dialerId))
@@ -87,26 +121,28 @@ function proof(
     .digest();
 }
 
-/** What the dialer sends to prove it knows the secret. */
+/** What the dialer of `role` sends to prove it knows that role's key. */
 export function dialerProof(
+  role: PeerRole,
   secret: Buffer,
   acceptorNonce: Buffer,
   dialerNonce: Buffer,
   dialerId: NodeId,
   acceptorId: NodeId,
 ): Buffer {
-  return proof('dialer', secret, acceptorNonce, dialerNonce, dialerId, acceptorId);
+  return proof('dialer', role, secret, acceptorNonce, dialerNonce, dialerId, acceptorId);
 }
 
-/** What the acceptor sends back to prove it knows the secret too. */
+/** What the acceptor sends back to prove it knows the key of the dialer's role too. */
 export function acceptorProof(
+  role: PeerRole,
   secret: Buffer,
   acceptorNonce: Buffer,
   dialerNonce: Buffer,
   dialerId: NodeId,
   acceptorId: NodeId,
 ): Buffer {
-  return proof('acceptor', secret, acceptorNonce, dialerNonce, dialerId, acceptorId);
+  return proof('acceptor', role, secret, acceptorNonce, dialerNonce, dialerId, acceptorId);
 }
 
 /** Constant-time comparison of a received proof against the expected one. */
@@ -169,22 +205,29 @@ export function readHello(value: unknown, maxPeerIdLength: number): HelloFrame {
   return { t: EnvelopeType.Hello, v: PROTOCOL_VERSION, ...readCommon(frame, maxPeerIdLength) };
 }
 
+function roleOf(code: unknown): PeerRole {
+  if (code === undefined || code === PEER_ROLE_CODE.node) return 'node';
+  if (code === PEER_ROLE_CODE.client) return 'client';
+  throw new ProtocolError('handshake role malformed');
+}
+
 /**
  * Validates the dialer's `Auth` as received by the acceptor. The proof is returned
- * unchecked (possibly absent, as `undefined`) for `proofMatches`.
+ * unchecked (possibly absent, as `undefined`) for `proofMatches`. A node-role id in
+ * the client namespace is refused, so no node can be confused with a client either.
  */
 export function readAuth(
   value: unknown,
   maxPeerIdLength: number,
-): Omit<AuthFrame, 'p'> & { p: unknown } {
+): Omit<AuthFrame, 'p' | 'r'> & { p: unknown; role: PeerRole } {
   const frame = asObject(value, 'Auth');
   if (frame.t !== EnvelopeType.Auth) throw new ProtocolError('expected Auth');
-  return {
-    t: EnvelopeType.Auth,
-    v: PROTOCOL_VERSION,
-    ...readCommon(frame, maxPeerIdLength),
-    p: frame.p,
-  };
+  const role = roleOf(frame.r);
+  const common = readCommon(frame, maxPeerIdLength);
+  if (role === 'node' && common.id.startsWith(CLIENT_PEER_PREFIX)) {
+    throw new BadPeerIdError(`node ids may not start with '${CLIENT_PEER_PREFIX}'`);
+  }
+  return { t: EnvelopeType.Auth, v: PROTOCOL_VERSION, ...common, role, p: frame.p };
 }
 
 /** Validates the acceptor's `AuthOk`; the proof is returned unchecked. */

@@ -5,6 +5,7 @@ import type { Random } from '../util/random.js';
 import { systemRandom } from '../util/random.js';
 import type { ProtocolError } from './errors.js';
 import type { NodeId } from './transport.js';
+import { CLIENT_PEER_PREFIX, type PeerRole } from './ws-handshake.js';
 
 /**
  * Every bound a `WsTransport` enforces. Each one caps memory, time or work that a
@@ -87,8 +88,24 @@ export interface ProtocolErrorContext {
 export interface WsTransportOptions {
   /** This endpoint's id, announced (and authenticated) in every handshake. */
   id: NodeId;
-  /** The cluster secret; it never crosses the wire. Must not be empty. */
+  /**
+   * The key this endpoint proves when it dials: the cluster secret for a node, the
+   * client credential for a client-role endpoint (see `role`). It never crosses the
+   * wire. Must not be empty.
+   */
   secret: string | Buffer;
+  /**
+   * The role this endpoint claims when it dials; default `node`. A `client`
+   * proves `secret` as the client credential, may send only what each channel admits
+   * from clients (see `ChannelHandlers.admitFromClient`), and cannot listen.
+   */
+  role?: PeerRole;
+  /**
+   * Listener only: the client credential. Dialers claiming the `client` role must
+   * prove it; without it they are refused. It must differ from `secret`, or the
+   * separation of roles would be void.
+   */
+  clientSecret?: string | Buffer;
   /** TLS material: `key`+`cert` to listen with `wss`, `ca` to trust when dialing. */
   tls?: WsTlsOptions;
   /** Overrides for any of the limits. */
@@ -115,12 +132,21 @@ export interface WsListenOptions extends WsTransportOptions {
 export interface ResolvedWsOptions {
   id: NodeId;
   secret: Buffer;
+  role: PeerRole;
+  clientSecret: Buffer | undefined;
   tls: WsTlsOptions | undefined;
   limits: WsTransportLimits;
   batchFlush: BatchFlush;
   random: Random;
   logger: Logger;
   onProtocolError: ((error: ProtocolError, context: ProtocolErrorContext) => void) | undefined;
+}
+
+/** A private copy of a secret given as text or bytes; empty or other types are refused. */
+function secretBytes(value: unknown, name: string): Buffer {
+  if (typeof value === 'string' && value.length > 0) return Buffer.from(value, 'utf8');
+  if (Buffer.isBuffer(value) && value.length > 0) return Buffer.from(value);
+  throw new InvalidArgumentError(`${name} must be a non-empty string or Buffer`);
 }
 
 /** Applies defaults and rejects invalid options with `InvalidArgumentError`. */
@@ -140,10 +166,20 @@ export function resolveWsOptions(options: WsTransportOptions): ResolvedWsOptions
   if (options.id.length > limits.maxPeerIdLength) {
     throw new InvalidArgumentError(`id is longer than ${limits.maxPeerIdLength} characters`);
   }
-  const secret =
-    typeof options.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options.secret;
-  if (!Buffer.isBuffer(secret) || secret.length === 0) {
-    throw new InvalidArgumentError('secret must be a non-empty string or Buffer');
+  if (options.id.startsWith(CLIENT_PEER_PREFIX)) {
+    throw new InvalidArgumentError(`id may not start with '${CLIENT_PEER_PREFIX}'`);
+  }
+  const secret = secretBytes(options.secret, 'secret');
+  const role = options.role ?? 'node';
+  if (role !== 'node' && role !== 'client') {
+    throw new InvalidArgumentError(`role must be 'node' or 'client'`);
+  }
+  const clientSecret =
+    options.clientSecret === undefined
+      ? undefined
+      : secretBytes(options.clientSecret, 'clientSecret');
+  if (clientSecret?.equals(secret)) {
+    throw new InvalidArgumentError('clientSecret must differ from the cluster secret');
   }
   const tls = options.tls;
   if (tls && (tls.key === undefined) !== (tls.cert === undefined)) {
@@ -155,7 +191,9 @@ export function resolveWsOptions(options: WsTransportOptions): ResolvedWsOptions
   }
   return {
     id: options.id,
-    secret: Buffer.from(secret),
+    secret,
+    role,
+    clientSecret,
     tls,
     limits,
     batchFlush,

@@ -25,6 +25,8 @@ export interface WsTransportStats {
   protocolErrors: number;
   /** Handshakes that failed the secret check (either direction) or timed out. */
   authFailures: number;
+  /** Messages and requests from client-role peers refused because only nodes may send them. */
+  refusedFromClients: number;
   /** Inbound sockets accepted for a handshake. */
   connectionsAccepted: number;
   /** Inbound upgrade requests refused because `maxConnections` was reached. */
@@ -49,6 +51,7 @@ export function newWsTransportStats(): WsTransportStats {
     droppedUnsendable: 0,
     protocolErrors: 0,
     authFailures: 0,
+    refusedFromClients: 0,
     connectionsAccepted: 0,
     connectionsRejected: 0,
     dials: 0,

@@ -72,8 +72,11 @@ function logKeyOf(connection: WsConnection): string {
  *   (`WsTransport.client`) only dials. Either side of an authenticated connection
  *   can send and request over it, so a node answers and pushes to clients over the
  *   connection the client opened.
- * - Every connection starts with a mutual HMAC challenge-response on the cluster
- *   secret (see `ws-handshake.ts`); nothing else is accepted before it succeeds.
+ * - Every connection starts with a mutual HMAC challenge-response (see
+ *   `ws-handshake.ts`): nodes prove the cluster secret, client-role dialers the
+ *   client credential (`clientSecret`); nothing else is accepted before it succeeds.
+ *   A client-role peer is filed as `client:<id>` and may send only what each channel
+ *   admits from clients (`admitFromClient`); the rest is refused with `ERR_FORBIDDEN`.
  * - Envelopes produced in the same tick to the same peer travel as one batch frame.
  * - One connection per peer pair: when both ends dial each other, the connection
  *   dialed by the smaller id is kept and the other drains and closes without
@@ -143,7 +146,11 @@ export class WsTransport implements Transport {
     if (!Number.isInteger(port) || port < 0 || port > 65_535) {
       throw new InvalidArgumentError(`port must be an integer in [0, 65535], got ${port}`);
     }
-    const transport = new WsTransport(resolveWsOptions(options), true);
+    const resolved = resolveWsOptions(options);
+    if (resolved.role !== 'node') {
+      throw new InvalidArgumentError('a client-role endpoint cannot listen');
+    }
+    const transport = new WsTransport(resolved, true);
     const server = transport.server;
     invariant(server !== undefined, 'a listening transport has a server');
     await new Promise<void>((resolve, reject) => {

@@ -2,8 +2,12 @@
  * N shoal node processes on loopback, each behind a {@link ChaosProxy}, for the
  * nemesis suite. Nodes and clients reach each node only through its proxy (the node
  * advertises the proxy's address and every voter list names proxies), so a partition
- * is made by setting proxy link modes. Every node has its own `dataDir` under one
- * temporary directory, so a node killed with SIGKILL restarts with its coordinator log.
+ * is made by setting proxy link modes. Every voter starts with its own `dataDir` under
+ * one temporary directory, so a node killed with SIGKILL restarts with its coordinator
+ * log; `restart(id, { dataDir: false })` restarts it without one instead (amnesiac), and
+ * that slot stays memory-only from then on (a later restart from its old, stale log
+ * could undo acks the amnesiac incarnation gave). Learners join (`join`) under fresh
+ * ids and leave (`leave`) cleanly or by SIGKILL, never to return.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +36,12 @@ export interface ChaosClusterOptions {
 /** One member slot: its id, real port, proxy and (while running) process. */
 interface Member {
   readonly id: string;
+  /** Voters are the static ensemble; the others joined as learners. */
+  readonly voter: boolean;
+  /** Runs without a `dataDir` (restarted amnesiac once, so for good). */
+  memoryOnly: boolean;
+  /** A learner that left; it never runs again. */
+  retired: boolean;
   /** Where the node itself listens; only the proxy and status polls use it. */
   port: number;
   readonly proxy: ChaosProxy;
@@ -90,18 +100,45 @@ function nodeChildren(): Map<string, number> {
   return nodes;
 }
 
+function newMember(id: string, voter: boolean, port: number, proxy: ChaosProxy): Member {
+  return {
+    id,
+    voter,
+    // Learners hold nothing the coordinator's agreement depends on.
+    memoryOnly: !voter,
+    retired: false,
+    port,
+    proxy,
+    process: undefined,
+    paused: false,
+    peakRssBytes: 0,
+  };
+}
+
+/** Most learners that may join over one run (each gets a fresh id and proxy). */
+const MAX_JOINED_LEARNERS = 1_000;
+
 /** See the file comment. */
 export class ChaosCluster {
+  /** The voters' ids (the static ensemble). */
   readonly ids: readonly string[];
   private readonly options: ChaosClusterOptions;
   private readonly members: Member[];
   private readonly dataRoot: string;
+  private learnersJoined = 0;
+  private readonly identify: (dialerPort: number, proxyPort: number) => string;
 
-  private constructor(options: ChaosClusterOptions, members: Member[], dataRoot: string) {
+  private constructor(
+    options: ChaosClusterOptions,
+    members: Member[],
+    dataRoot: string,
+    identify: (dialerPort: number, proxyPort: number) => string,
+  ) {
     this.options = options;
     this.members = members;
     this.ids = members.map((member) => member.id);
     this.dataRoot = dataRoot;
+    this.identify = identify;
   }
 
   /**
@@ -120,9 +157,9 @@ export class ChaosCluster {
         const id = `n${i + 1}`;
         const port = await freePort();
         const proxy = await ChaosProxy.start(id, port, identify);
-        members.push({ id, port, proxy, process: undefined, paused: false, peakRssBytes: 0 });
+        members.push(newMember(id, true, port, proxy));
       }
-      cluster = new ChaosCluster(options, members, dataRoot);
+      cluster = new ChaosCluster(options, members, dataRoot, identify);
       const started = cluster;
       await Promise.all(members.map((member) => started.launch(member)));
       return cluster;
@@ -141,6 +178,51 @@ export class ChaosCluster {
     return this.members.map((member) => `${member.id}=ws://127.0.0.1:${member.proxy.port}`);
   }
 
+  /** Ids of every node whose process runs now (voters and learners, paused or not). */
+  runningIds(): string[] {
+    return this.members.filter((member) => member.process !== undefined).map((m) => m.id);
+  }
+
+  /** Ids of the running learners. */
+  runningLearners(): string[] {
+    return this.members
+      .filter((member) => !member.voter && member.process !== undefined)
+      .map((member) => member.id);
+  }
+
+  /** Ids of the voters that run without a `dataDir`. */
+  memoryOnlyVoters(): string[] {
+    return this.members.filter((member) => member.voter && member.memoryOnly).map((m) => m.id);
+  }
+
+  /** Starts a new learner under a fresh id; resolves once it is in the view. */
+  async join(): Promise<string> {
+    invariant(this.learnersJoined < MAX_JOINED_LEARNERS, 'too many learners joined');
+    this.learnersJoined++;
+    const id = `l${this.learnersJoined}`;
+    const port = await freePort();
+    const proxy = await ChaosProxy.start(id, port, this.identify);
+    const member = newMember(id, false, port, proxy);
+    this.members.push(member);
+    await this.launch(member);
+    return id;
+  }
+
+  /**
+   * Makes learner `id` leave for good: `clean` stops it with SIGTERM (it leaves the
+   * view itself), otherwise SIGKILL (its session expires and the leader removes it).
+   */
+  async leave(id: string, clean: boolean): Promise<void> {
+    const member = this.member(id);
+    invariant(!member.voter, `only learners leave, not ${id}`);
+    this.sampleMemory();
+    if (member.process !== undefined) {
+      await killNodeProcess(member.process, clean ? 'SIGTERM' : 'SIGKILL');
+    }
+    member.process = undefined;
+    member.retired = true;
+  }
+
   /** Whether `id`'s process is running (possibly paused). */
   isRunning(id: string): boolean {
     return this.member(id).process !== undefined;
@@ -155,10 +237,19 @@ export class ChaosCluster {
     member.paused = false;
   }
 
-  /** Starts `id` again with the same port and dataDir; resolves once it is in the view. */
-  async restart(id: string): Promise<void> {
+  /**
+   * Starts `id` again on the same port; resolves once it is in the view. With
+   * `dataDir: false` its data directory is deleted and it restarts amnesiac, and stays
+   * memory-only (see the file comment).
+   */
+  async restart(id: string, options: { dataDir: boolean } = { dataDir: true }): Promise<void> {
     const member = this.member(id);
     invariant(member.process === undefined, `node ${id} is not running`);
+    invariant(!member.retired, `node ${id} left for good`);
+    if (!options.dataDir && !member.memoryOnly) {
+      member.memoryOnly = true;
+      rmSync(join(this.dataRoot, member.id), { recursive: true, force: true });
+    }
     await this.launch(member);
   }
 
@@ -277,11 +368,13 @@ export class ChaosCluster {
       port: member.port,
       secret: this.options.secret,
       advertisedAddress: `ws://127.0.0.1:${member.proxy.port}`,
-      voters: this.members.map((other) => `${other.id}=127.0.0.1:${other.proxy.port}`),
+      voters: this.members
+        .filter((other) => other.voter)
+        .map((other) => `${other.id}=127.0.0.1:${other.proxy.port}`),
       replicationFactor: this.options.replicationFactor,
       writeConcern: 'all',
       maxMemory: this.options.maxMemoryBytes,
-      dataDir: join(this.dataRoot, member.id),
+      ...(member.memoryOnly ? {} : { dataDir: join(this.dataRoot, member.id) }),
       joinTimeoutMs: this.options.startTimeoutMs,
     };
     member.process = await startNodeProcess(options, this.options.startTimeoutMs + 5_000);

@@ -11,6 +11,8 @@ import type { ChaosCluster } from './chaos-cluster.js';
 /** The faults the nemesis knows. */
 export const FAULT_KINDS = [
   'kill-restart',
+  'kill-restart-amnesiac',
+  'join-leave',
   'pause',
   'isolate-drop',
   'isolate-close',
@@ -32,13 +34,15 @@ export interface NemesisTiming {
 /** What happened in one nemesis step. */
 export interface FaultRecord {
   readonly kind: FaultKind;
-  readonly targets: readonly string[];
+  targets: readonly string[];
   /** When the fault was applied, in `performance.now()` ms (the history's clock). */
   readonly atMs: number;
   /** When it was healed (or the victim restarted), same clock. */
   healedAtMs?: number;
   /** Whether every node was back in the view and settled within `recoverMs`. */
   recovered: boolean;
+  /** From the heal (or restart) to every node back and settled, in ms. */
+  recoveryMs?: number;
   /** An error the nemesis itself met (for example a restart that timed out). */
   error?: string;
 }
@@ -67,22 +71,44 @@ export async function runFault(
   hold: (ms: number) => Promise<void>,
 ): Promise<FaultRecord> {
   const ids = cluster.ids;
-  const minority = pick(random, ids, Math.max(1, Math.floor((ids.length - 1) / 2)));
-  const victim = minority[0]!;
-  const others = ids.filter((id) => !minority.includes(id));
+  const maxMinority = Math.max(1, Math.floor((ids.length - 1) / 2));
+  const minority = pick(random, ids, maxMinority);
+  let victim = minority[0]!;
+  // Every node running now, learners included, is on the majority side of a cut.
+  const others = cluster.runningIds().filter((id) => !minority.includes(id));
+  const amnesiac = cluster.memoryOnlyVoters();
+  if (kind === 'kill-restart-amnesiac' && !amnesiac.includes(victim)) {
+    // Keep a majority of voters durable: the coordinator's agreement across restarts
+    // rests on them (see src/coord/README.md); past that, wipe one that already is.
+    if (amnesiac.length >= maxMinority) victim = amnesiac[random.int(amnesiac.length)]!;
+  }
+  const learners = cluster.runningLearners();
   const record: FaultRecord = {
     kind,
-    targets: kind === 'split-drop' ? minority : [victim],
+    targets: kind === 'split-drop' ? minority : kind === 'join-leave' ? learners : [victim],
     atMs: Math.round(performance.now()),
     recovered: false,
   };
   try {
     switch (kind) {
       case 'kill-restart':
+      case 'kill-restart-amnesiac':
         await cluster.kill(victim);
         await hold(timing.holdMs);
-        await cluster.restart(victim);
+        await cluster.restart(victim, { dataDir: kind === 'kill-restart' });
         break;
+      case 'join-leave': {
+        // A learner joins when none runs; otherwise the running one leaves, cleanly or
+        // by SIGKILL (then its session has to expire).
+        if (learners.length === 0) {
+          record.targets = [`+${await cluster.join()}`];
+        } else {
+          const clean = random.int(2) === 0;
+          record.targets = [`-${learners[0]!}${clean ? '' : ' (kill -9)'}`];
+          await cluster.leave(learners[0]!, clean);
+        }
+        break;
+      }
       case 'pause':
         cluster.pause(victim);
         await hold(timing.holdMs);
@@ -91,7 +117,7 @@ export async function runFault(
       case 'isolate-drop':
       case 'isolate-close':
         cluster.partition(
-          [[victim], ids.filter((id) => id !== victim)],
+          [[victim], cluster.runningIds().filter((id) => id !== victim)],
           kind === 'isolate-drop' ? { kind: 'drop' } : { kind: 'close' },
         );
         await hold(timing.holdMs);
@@ -103,7 +129,7 @@ export async function runFault(
         cluster.heal();
         break;
       case 'slow-links':
-        for (const id of ids) {
+        for (const id of cluster.runningIds()) {
           if (id !== victim)
             cluster.setLink(victim, id, { kind: 'delay', delayMs: 20 + random.int(200) });
         }
@@ -123,8 +149,10 @@ export async function runFault(
       }
     }
   }
+  const healedAt = performance.now();
   const recovery = await waitRecovered(cluster, timing.recoverMs);
   record.recovered = recovery.recovered;
+  if (recovery.recovered) record.recoveryMs = Math.round(performance.now() - healedAt);
   if (!recovery.recovered) {
     record.error = `${record.error ?? ''} not recovered: ${recovery.lastStatus}`.trim();
   }
@@ -137,23 +165,28 @@ export interface Recovery {
   readonly lastStatus: string;
 }
 
-/** Polls every node's status until all list every node and are settled, or the deadline. */
+/**
+ * Polls every running node's status until all list exactly the running nodes and are
+ * settled, or the deadline.
+ */
 export async function waitRecovered(cluster: ChaosCluster, recoverMs: number): Promise<Recovery> {
   const deadline = Date.now() + recoverMs;
   let lastStatus = 'never polled';
   for (let poll = 0; poll < MAX_RECOVERY_POLLS && Date.now() < deadline; poll++) {
+    const running = cluster.runningIds();
+    const expected = [...running].sort().join(',');
     const statuses = await Promise.all(
-      cluster.ids.map((id) => cluster.status(id, 1_000).catch(() => undefined)),
+      running.map((id) => cluster.status(id, 1_000).catch(() => undefined)),
     );
     lastStatus = statuses
       .map((status, i) =>
         status === undefined
-          ? `${cluster.ids[i]}: no answer`
+          ? `${running[i]}: no answer`
           : `${status.id}: epoch ${status.viewEpoch} members ${status.members.join(',')} ${status.settled ? 'settled' : 'unsettled'}`,
       )
       .join('; ');
     const healthy = statuses.every(
-      (status) => status?.settled === true && status.members.length === cluster.ids.length,
+      (status) => status?.settled === true && [...status.members].sort().join(',') === expected,
     );
     if (healthy) return { recovered: true, lastStatus };
     await new Promise((resolve) => setTimeout(resolve, RECOVERY_POLL_MS));

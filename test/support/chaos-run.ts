@@ -95,6 +95,9 @@ export interface ChaosSummary {
   nemesisErrors: string[];
   /** Every fault, on the history's clock (`performance.now()` ms). */
   faultLog: string[];
+  /** Median and slowest recovery after a heal, in ms (see `FaultRecord.recoveryMs`). */
+  recoveryMedianMs: number;
+  recoveryMaxMs: number;
   replicationFactor: number;
   linearizability: 'linearizable' | 'not-linearizable' | 'unknown';
   violations: number;
@@ -254,7 +257,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
         keyEpoch++;
         log(
           `fault ${faults.length} ${record.kind} ${record.targets.join(',')} at ${record.atMs} ms: ` +
-            `${record.recovered ? 'recovered' : 'NOT recovered'}${record.error ? ` (${record.error})` : ''} ` +
+            `${record.recovered ? `recovered in ${record.recoveryMs} ms` : 'NOT recovered'}${record.error ? ` (${record.error})` : ''} ` +
             `ops ${history.counts.ok}/${history.counts.notApplied}/${history.counts.unknown}`,
         );
       }
@@ -349,6 +352,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
     cluster.sampleMemory();
     const peak = cluster.peakRss();
     const limit = options.maxMemoryBytes + options.rssOverheadBytes;
+    const recoveries = faults
+      .flatMap((fault) => (fault.recoveryMs === undefined ? [] : [fault.recoveryMs]))
+      .sort((a, b) => a - b);
     const faultsByKind: Record<string, number> = {};
     for (const fault of faults) faultsByKind[fault.kind] = (faultsByKind[fault.kind] ?? 0) + 1;
     const summary: ChaosSummary = {
@@ -368,6 +374,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosSummary> 
         (fault) =>
           `${fault.kind} ${fault.targets.join(',')} ${fault.atMs}-${fault.healedAtMs ?? '?'} ms`,
       ),
+      recoveryMedianMs: recoveries[Math.floor(recoveries.length / 2)] ?? 0,
+      recoveryMaxMs: recoveries.at(-1) ?? 0,
       replicationFactor: options.replicationFactor,
       nemesisErrors: faults.flatMap((fault) => (fault.error === undefined ? [] : [fault.error])),
       linearizability: verdict.verdict,
