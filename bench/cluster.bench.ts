@@ -18,7 +18,8 @@
  *    the disconnect grace switched off (grace = session timeout, the behaviour before
  *    it existed), to show what bounds it.
  *
- * `SHOAL_BENCH_ONLY=failover` runs only part 5 (for iterating); the default runs all.
+ * `SHOAL_BENCH_ONLY=failover` runs only part 5, `SHOAL_BENCH_ONLY=client` only part 1
+ * (for iterating); the default runs all.
  *
  * Method: contenders alternate in rounds after a warm-up (round-robin, so noise from
  * the 2 shared cores hits all alike); the median round's ops/s is reported, with
@@ -53,10 +54,10 @@ const FAILOVER_TRIALS = 5;
 const TARGET_CLIENT_RATIO = 1;
 const TARGET_EMBEDDED_RATIO = 20;
 const TARGET_FAILOVER_MEDIAN_MS = 2_000;
-/** `SHOAL_BENCH_ONLY=failover` skips every other part. */
+/** `SHOAL_BENCH_ONLY=failover` (part 5) or `client` (part 1) skips every other part. */
 const ONLY = process.env.SHOAL_BENCH_ONLY;
-if (ONLY !== undefined && ONLY !== 'failover') {
-  throw new Error(`SHOAL_BENCH_ONLY must be 'failover' or unset, got '${ONLY}'`);
+if (ONLY !== undefined && ONLY !== 'failover' && ONLY !== 'client') {
+  throw new Error(`SHOAL_BENCH_ONLY must be 'failover', 'client' or unset, got '${ONLY}'`);
 }
 const ALL_PARTS = ONLY === undefined;
 
@@ -264,8 +265,8 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   const lines: string[] = [];
 
-  if (ALL_PARTS) await singleNodeParts(results, lines);
-  await clusterParts(results, lines);
+  if (ALL_PARTS || ONLY === 'client') await singleNodeParts(results, lines);
+  if (ONLY !== 'client') await clusterParts(results, lines);
   if (ALL_PARTS) await handoffPart(results, lines);
 
   console.log('\nshoal cluster vs Redis (loopback; 2 shared cores, numbers are noisy)');
@@ -328,6 +329,12 @@ async function singleNodeParts(results: Record<string, unknown>, lines: string[]
   lines.push(
     `shoal client / best ioredis: GET ${results.clientGetRatio}x, SET ${results.clientSetRatio}x (target >= ${TARGET_CLIENT_RATIO}x)`,
   );
+
+  if (ONLY === 'client') {
+    redis.client.disconnect();
+    redis.pipelined.disconnect();
+    return;
+  }
 
   // ---- 2. embedded get of an owned key vs ioredis GET -------------------------------
   const embedded = await Shoal.start({ id: 'embedded', secret: SECRET, replicationFactor: 1 });

@@ -2,14 +2,17 @@
  * `npm run bench resp`: redis-benchmark against shoal's RESP front end and against
  * redis-server, in one run, unpipelined and with `-P 16`.
  *
- * What "shoal" is here: a RespServer over the in-memory TEST backend
- * (test/support/memory-resp-backend.ts), because the cluster layer (CacheNode) does
- * not exist yet. The figures measure the RESP front end (parser, dispatcher, writer,
- * socket handling), not a shoal node; switch `--serve` to a real node when it exists.
+ * What "shoal" is here: one real shoal node (`Shoal.start`, RF 1, a single-node
+ * cluster with its coordinator) with its RESP port in proxy mode (standalone Redis
+ * semantics, so redis-benchmark's MSET over random keys is served rather than
+ * refused with CROSSSLOT). Every command runs through the node's CacheNode: SET,
+ * INCR and MSET on the primary's ordered write path, GET from the primary's store.
+ * redis-benchmark authenticates with the cluster secret.
  *
- * The server under test runs in its own process (`node --import tsx
- * bench/resp.bench.ts --serve`), as redis-server does, so neither competes with this
- * driver's event loop. Both servers are killed in `finally`.
+ * The server under test runs in its own process from the compiled dist/
+ * (`bench/support/resp-bench-node.mjs`; `npm run bench` builds dist/ first), as
+ * redis-server does, so neither competes with this driver's event loop. Both servers
+ * are killed in `finally`.
  *
  * Target: shoal >= 0.5x Redis requests/s unpipelined. The machine is shared with
  * other work (2 cores), so figures are noisy; the ratios are the meaningful part.
@@ -18,8 +21,6 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { RespServer } from '../src/resp/server.js';
-import { MemoryRespBackend } from '../test/support/memory-resp-backend.js';
 
 const TESTS = ['SET', 'GET', 'INCR', 'MSET'] as const;
 const REQUESTS = 200_000;
@@ -36,6 +37,8 @@ const TARGET_UNPIPELINED_RATIO = 0.5;
 const START_DEADLINE_MS = 15_000;
 const BENCH_TIMEOUT_MS = 10 * 60_000;
 const READY_PREFIX = 'RESP_BENCH_PORT ';
+/** The bench node's cluster secret; redis-benchmark AUTHs with it. */
+const SECRET = 'resp-bench-secret';
 
 type TestName = (typeof TESTS)[number];
 
@@ -48,20 +51,7 @@ interface TestFigures {
 
 type RunFigures = Record<TestName, TestFigures>;
 
-if (process.argv.includes('--serve')) {
-  await serve();
-} else {
-  await main();
-}
-
-/** Child mode: one RESP server over the memory backend; prints its port, runs until killed. */
-async function serve(): Promise<void> {
-  const backend = new MemoryRespBackend();
-  const server = new RespServer({ backend, mode: 'proxy' });
-  const { port } = await server.listen();
-  backend.layout.setAddress(backend.selfId, '127.0.0.1', port);
-  process.stdout.write(`${READY_PREFIX}${port}\n`);
-}
+await main();
 
 function requireBinary(name: string): string {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
@@ -111,11 +101,10 @@ function waitForLine(child: ChildProcess, prefix: string): Promise<string> {
 }
 
 async function startShoal(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const script = fileURLToPath(new URL('./support/resp-bench-node.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script, SECRET], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = Number(await waitForLine(child, READY_PREFIX));
   return { child, port };
 }
@@ -166,8 +155,14 @@ function stop(child: ChildProcess | undefined): Promise<void> {
 }
 
 /** Runs redis-benchmark in CSV mode and parses its rows. */
-function redisBenchmark(port: number, pipeline: number, requests = REQUESTS): Promise<RunFigures> {
+function redisBenchmark(
+  port: number,
+  pipeline: number,
+  password: string | undefined,
+  requests = REQUESTS,
+): Promise<RunFigures> {
   const args = [
+    ...(password === undefined ? [] : ['-a', password]),
     '-h',
     '127.0.0.1',
     '-p',
@@ -252,8 +247,13 @@ async function main(): Promise<void> {
   try {
     shoal = await startShoal();
     redis = await startRedis();
-    for (const port of [shoal.port, redis.port]) {
-      for (const pipeline of PIPELINES) await redisBenchmark(port, pipeline, WARMUP_REQUESTS);
+    for (const [port, password] of [
+      [shoal.port, SECRET],
+      [redis.port, undefined],
+    ] as const) {
+      for (const pipeline of PIPELINES) {
+        await redisBenchmark(port, pipeline, password, WARMUP_REQUESTS);
+      }
     }
     for (let round = 0; round < ROUNDS; round++) {
       const figures: Record<'shoal' | 'redis', Record<string, RunFigures>> = {
@@ -268,7 +268,8 @@ async function main(): Promise<void> {
             : (['redis', 'shoal'] as const);
         for (const target of order) {
           const port = target === 'shoal' ? shoal.port : redis.port;
-          figures[target][`P${pipeline}`] = await redisBenchmark(port, pipeline);
+          const password = target === 'shoal' ? SECRET : undefined;
+          figures[target][`P${pipeline}`] = await redisBenchmark(port, pipeline, password);
         }
       }
       rounds.push(figures);
@@ -283,9 +284,7 @@ async function main(): Promise<void> {
   console.log(
     `redis-benchmark -t ${TESTS.join(',').toLowerCase()} -n ${REQUESTS} -c ${CLIENTS} [-P 16], best of ${ROUNDS} rounds`,
   );
-  console.log(
-    'shoal = RespServer over the in-memory TEST backend (not a shoal node yet); redis = redis-server',
-  );
+  console.log('shoal = one shoal node (Shoal.start, RF 1) on its RESP port; redis = redis-server');
   console.log(
     'pipeline  test   shoal rps   redis rps   ratio   shoal p50/p99 ms   redis p50/p99 ms',
   );
@@ -312,7 +311,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       bench: 'resp',
-      shoalTarget: 'RespServer over in-memory test backend (not a shoal node)',
+      shoalTarget: 'one shoal node (Shoal.start, RF 1), RESP port in proxy mode',
       requests: REQUESTS,
       clients: CLIENTS,
       rounds: ROUNDS,

@@ -12,6 +12,13 @@ export type {
 export { TTL_MISSING, TTL_NONE } from '../cluster/cache-api.js';
 export type { CacheNodeStats } from '../cluster/cache-node.js';
 export {
+  type ClusterSettingKey,
+  isClusterSetting,
+  LIVE_SETTING_KEYS,
+  type LiveSettingKey,
+} from '../cluster/cluster-settings.js';
+export {
+  InvalidSettingError,
   NoQuorumError,
   NotAnIntegerError,
   NotPrimaryError,
@@ -24,6 +31,7 @@ export {
   ValueTooLargeError,
   WriteNotAppliedError,
 } from '../cluster/errors.js';
+export type { LiveSettingValues } from '../cluster/live-settings.js';
 export type { LoadLimits, LoadStats } from '../cluster/load-coordinator.js';
 export {
   LoadAbandonedError,
@@ -32,6 +40,7 @@ export {
   LoadTimeoutError,
 } from '../cluster/load-errors.js';
 export type { NodeCoordStatus, NodeStatusReport } from '../cluster/node-status.js';
+export type { ShoalRespOptions } from './resp-endpoint.js';
 export {
   NODE_HEALTH_PATH,
   NODE_METRICS_PATH,

@@ -1,9 +1,12 @@
+import type { WriteConcern } from '../cluster/cache-api.js';
 import type { CacheNodeStats } from '../cluster/cache-node.js';
 import type { CoordinatorStatus } from '../coord/coordinator.js';
 import type { CoordRole } from '../coord/ready.js';
 
 /** Content type of the Prometheus text exposition format this module renders. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+const WRITE_CONCERNS: readonly WriteConcern[] = ['one', 'quorum', 'all'];
 
 /** Every coordinator role, so the role gauge always has the same series (one of them 1). */
 const COORD_ROLES: readonly CoordRole[] = ['leader', 'follower', 'learner', 'looking'];
@@ -104,6 +107,45 @@ export function renderMetrics(stats: CacheNodeStats, status: CoordinatorStatus):
       stats.replication.pendingWrites,
     ),
     gauge(
+      'shoal_replication_batches_in_flight',
+      'Replication batches of this node primary partitions not yet answered by every backup.',
+      stats.replication.batchesInFlight,
+    ),
+    gauge(
+      'shoal_replication_oldest_batch_age_seconds',
+      'Age of the oldest replication batch not yet answered by every backup (0 when none).',
+      stats.replication.oldestBatchAgeMs / 1000,
+    ),
+    gauge(
+      'shoal_settings_max_memory_bytes',
+      'Byte bound of this node store now (cluster config, else the node option).',
+      stats.settings.maxMemoryBytes,
+    ),
+    gauge(
+      'shoal_settings_max_value_bytes',
+      'Largest encoded value a write may carry now.',
+      stats.settings.maxValueBytes,
+    ),
+    gauge(
+      'shoal_settings_default_ttl_seconds',
+      'TTL given to a set without one (0: none).',
+      stats.settings.defaultTtlMs / 1000,
+    ),
+    gauge(
+      'shoal_settings_ttl_jitter_ratio',
+      'Fraction by which a set TTL may be shortened at random.',
+      stats.settings.ttlJitter,
+    ),
+    {
+      name: 'shoal_settings_write_concern',
+      type: 'gauge',
+      help: 'Write concern new writes use (1 for the current one).',
+      samples: WRITE_CONCERNS.map((concern) => ({
+        labels: { concern },
+        value: concern === stats.settings.writeConcern ? 1 : 0,
+      })),
+    },
+    gauge(
       'shoal_handoff_partitions_pending',
       'Partitions this node still has to pull.',
       stats.handoff.partitionsPending,
@@ -145,6 +187,33 @@ export function renderMetrics(stats: CacheNodeStats, status: CoordinatorStatus):
     ),
     counter('shoal_handoff_sent_keys_total', 'Keys sent by handoff.', stats.handoff.keysSent),
     counter('shoal_handoff_sent_bytes_total', 'Bytes sent by handoff.', stats.handoff.bytesSent),
+    gauge('shoal_loads_pending', 'getOrLoad loads in progress at this node.', stats.loads.pending),
+    counter(
+      'shoal_load_leases_total',
+      'getOrLoad leases granted here (each is one loader run somewhere).',
+      stats.loads.leases,
+    ),
+    counter(
+      'shoal_load_waits_total',
+      'getOrLoad callers that waited on another caller load.',
+      stats.loads.waits,
+    ),
+    counter(
+      'shoal_loads_completed_total',
+      'Loads that ended with a result.',
+      stats.loads.completed,
+    ),
+    counter('shoal_loads_failed_total', 'Loads whose loader threw.', stats.loads.failed),
+    counter(
+      'shoal_loads_timed_out_total',
+      'Loads that timed out or whose lease holder went away.',
+      stats.loads.timedOut,
+    ),
+    counter(
+      'shoal_load_write_failures_total',
+      'Loaded results the write path could not store.',
+      stats.loads.writeFailures,
+    ),
     {
       name: 'shoal_coord_role',
       type: 'gauge',

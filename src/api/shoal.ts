@@ -11,6 +11,7 @@ import type {
 } from '../cluster/cache-api.js';
 import { CacheNode, type CacheNodeStats } from '../cluster/cache-node.js';
 import type { CacheNodeOptions } from '../cluster/cache-node-options.js';
+import { checkConfigWrite } from '../cluster/cluster-settings.js';
 import type { ClusterView } from '../cluster/view-source.js';
 import {
   Coordinator,
@@ -19,6 +20,7 @@ import {
   type CoordinatorVoter,
 } from '../coord/coordinator.js';
 import { FileStorage } from '../coord/file-storage.js';
+import type { RespServer } from '../resp/server.js';
 import type { WsTlsOptions } from '../transport/ws-options.js';
 import type { WsTransportStats } from '../transport/ws-stats.js';
 import { WsTransport } from '../transport/ws-transport.js';
@@ -27,6 +29,7 @@ import { InvalidArgumentError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './metrics.js';
+import { checkRespOptions, type ShoalRespOptions, startRespEndpoint } from './resp-endpoint.js';
 import { NODE_ID_PATH } from './shoal-client.js';
 
 /** Timing of the embedded coordinator (defaults suit a LAN; see `coord/timing.ts`). */
@@ -39,8 +42,8 @@ export interface ShoalCoordinatorTiming {
   readonly disconnectGraceTicks?: number;
 }
 
-/** Options of {@link Shoal.start}. */
-export interface ShoalOptions {
+/** Options of {@link Shoal.start} (with `respPort` and friends, see {@link ShoalRespOptions}). */
+export interface ShoalOptions extends ShoalRespOptions {
   /** This node's id; default `node-<random>`. Ids, not addresses, identify nodes. */
   readonly id?: string;
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -74,6 +77,13 @@ export interface ShoalOptions {
   readonly maxEntries?: number;
   /** Largest encoded value accepted. Default 1 MiB. */
   readonly maxValueBytes?: number;
+  /** TTL of a `set` without one, in ms; 0 (default) means no expiry. */
+  readonly defaultTtlMs?: number;
+  /**
+   * Fraction in [0, 1] (default 0): each `set`'s TTL is drawn uniformly from
+   * `[ttl * (1 - ttlJitter), ttl]`, so keys written together do not expire together.
+   */
+  readonly ttlJitter?: number;
   /** Where the coordinator persists its log; without it a restart forgets it (see coord). */
   readonly dataDir?: string;
   /** TLS certificate to listen with `wss`, and CAs to trust when dialing. */
@@ -94,6 +104,8 @@ export interface ShoalOptions {
       | 'maxValueBytes'
       | 'replicationFactor'
       | 'writeConcern'
+      | 'defaultTtlMs'
+      | 'ttlJitter'
     >
   >;
   readonly logger?: Logger;
@@ -116,11 +128,18 @@ export class ShoalNode implements ShoalCache {
   readonly id: string;
   /** `ws://host:port` (or `wss://`) this node listens on. */
   readonly url: string;
-  /** The cluster-wide config (read, set with compare-and-set, watch). */
+  /**
+   * The cluster-wide config (read, set with compare-and-set, watch), agreed through
+   * the coordinator. `defaultTtlMs`, `ttlJitter`, `maxValueBytes`, `maxMemory` and
+   * `writeConcern` take effect on every node in commit order; `set` refuses an invalid
+   * value for them (and `replicationFactor`) with `InvalidSettingError`. Other keys are
+   * the application's own.
+   */
   readonly config: CoordinatorConfig;
   private readonly transport: WsTransport;
   private readonly coordinator: Coordinator;
   private readonly cache: CacheNode;
+  private resp: RespServer | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(transport: WsTransport, coordinator: Coordinator, cache: CacheNode) {
@@ -129,7 +148,14 @@ export class ShoalNode implements ShoalCache {
     this.cache = cache;
     this.id = transport.localId;
     this.url = transport.url;
-    this.config = coordinator.config;
+    const config = coordinator.config;
+    this.config = {
+      ...config,
+      set: async (key, value, options) => {
+        checkConfigWrite(key, value);
+        return config.set(key, value, options);
+      },
+    };
   }
 
   /** See {@link Shoal.start}. */
@@ -137,6 +163,7 @@ export class ShoalNode implements ShoalCache {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError('Shoal.start needs options');
     }
+    checkRespOptions(options);
     const logger = options.logger ?? silentLogger;
     const id = options.id ?? `node-${randomBytes(4).toString('hex')}`;
     const maxMemoryBytes =
@@ -182,9 +209,30 @@ export class ShoalNode implements ShoalCache {
           ? {}
           : { replicationFactor: options.replicationFactor }),
         ...(options.writeConcern === undefined ? {} : { writeConcern: options.writeConcern }),
+        ...(options.defaultTtlMs === undefined ? {} : { defaultTtlMs: options.defaultTtlMs }),
+        ...(options.ttlJitter === undefined ? {} : { ttlJitter: options.ttlJitter }),
       });
       logger.info('shoal node started', { id, url: transport.url, voters: voters.length });
-      started = new ShoalNode(transport, coordinator, cache);
+      const node = new ShoalNode(transport, coordinator, cache);
+      if (options.respPort !== undefined) {
+        try {
+          node.resp = await startRespEndpoint(
+            { ...options, respPort: options.respPort },
+            {
+              cache,
+              config: coordinator.config,
+              secret: options.secret,
+              host: options.host,
+              advertisedAddress,
+              logger,
+            },
+          );
+        } catch (error) {
+          await cache.stop();
+          throw error;
+        }
+      }
+      started = node;
       return started;
     } catch (error) {
       if (coordinator !== undefined) await coordinator.stop();
@@ -264,18 +312,26 @@ export class ShoalNode implements ShoalCache {
     return this.cache.roleOf(key);
   }
 
+  /** The port of this node's RESP (Redis protocol) server, or `undefined` without one. */
+  get respPort(): number | undefined {
+    return this.resp?.port;
+  }
+
   /** Whether every partition this node owns is in sync. */
   isSettled(): boolean {
     return this.cache.isSettled();
   }
 
   /**
-   * Stops serving, leaves the cluster (the coordinator commits the leave, so the
-   * other owners take over at once instead of after a session timeout), and closes
+   * Hands the partitions only this node holds (replication factor 1) to their next
+   * owners, stops serving, leaves the cluster (the coordinator commits the leave, so
+   * the other owners take over at once instead of after a session timeout), and closes
    * the listener. Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.resp?.close();
+      await this.cache.drain();
       await this.cache.stop();
       await this.coordinator.stop();
       await this.transport.close();

@@ -1,3 +1,4 @@
+import { isClusterSetting } from '../cluster/cluster-settings.js';
 import { CLIENT_FLAGS, CLIENT_FLAGS_HELP } from './client-target.js';
 import type { Command } from './command.js';
 import { EXIT_MISSING, EXIT_OK } from './exit-codes.js';
@@ -24,7 +25,16 @@ JSON); with --json it prints {"value":...,"version":N}. Prints ${NIL} and exits 
 when KEY was never set.
 
 set commits VALUE (a string, or with --json any JSON value) through the
-coordinator and prints OK and the new version.
+coordinator and prints OK and the new version. shoal's own settings apply on every
+node at once, in commit order; a VALUE that reads as a number is a number for them,
+and an invalid one is refused before it is committed:
+
+  defaultTtlMs N       TTL in ms of a set without one (0: none)
+  ttlJitter F          0 to 1: each set's TTL is drawn from [ttl*(1-F), ttl]
+  maxValueBytes SIZE   largest encoded value, e.g. 1mb
+  maxMemory SIZE       per node: the store's byte bound (shrinking it evicts), e.g. 256mb
+  writeConcern C       one, quorum or all: the default for new writes
+  replicationFactor N  owners per partition, applied at the next membership change
 
   --json               get: print value and version as JSON; set: parse VALUE as JSON
   --if-version N       set only if KEY is at version N (0: only if it was never set);
@@ -62,7 +72,7 @@ Exit codes: 0 done, 1 cluster unreachable, refused, or a version conflict,
       if (key === undefined || text === undefined || extra.length > 0) {
         throw new CliUsageError('expected set KEY VALUE');
       }
-      const value = parseValue(text, json);
+      const value = settingValue(key, parseValue(text, json));
       const ifVersion = integerFlag(args.values, 'if-version', 0, Number.MAX_SAFE_INTEGER);
       return withClient(args, context, async (client) => {
         const { version } = await client.config.set(
@@ -81,3 +91,10 @@ Exit codes: 0 done, 1 cluster unreachable, refused, or a version conflict,
     );
   },
 };
+
+/** For shoal's own settings, a plain VALUE that reads as a number is that number. */
+function settingValue(key: string, value: unknown): unknown {
+  if (typeof value !== 'string' || !isClusterSetting(key)) return value;
+  const number = Number(value);
+  return value.trim() !== '' && Number.isFinite(number) ? number : value;
+}

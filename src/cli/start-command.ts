@@ -1,4 +1,4 @@
-import type { ShoalNode } from '../api/index.js';
+import type { ShoalNode, ShoalRespOptions } from '../api/index.js';
 import { ShoalError } from '../util/errors.js';
 import type { Command, CommandContext } from './command.js';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.js';
@@ -13,6 +13,7 @@ import {
 } from './secret-source.js';
 import { ShutdownSignals } from './shutdown-signals.js';
 import {
+  type RespSettings,
   resolveStartSettings,
   START_DEFAULTS,
   START_FLAGS,
@@ -32,8 +33,9 @@ export const startCommand: Command = {
   summary: 'run a cluster node in the foreground',
   usage: `usage: shoal start [options]
 
-Runs a node until SIGINT or SIGTERM; it then leaves the cluster cleanly (its
-partitions move to the other owners at once). A second signal forces the exit.
+Runs a node until SIGINT or SIGTERM; it then leaves the cluster cleanly: partitions
+only it holds (replication factor 1) are handed to their next owners first, the
+others' backups take over at once. A second signal forces the exit.
 With no options: a single-node cluster on ${START_DEFAULTS.host}:${START_DEFAULTS.port}, id ${START_DEFAULTS.id}, with a
 generated secret printed once.
 
@@ -57,6 +59,13 @@ generated secret printed once.
   --data-dir DIR           persist the coordinator log there (a restarted voter keeps its promises)
   --log-level LEVEL        debug, info, warn or error: JSON lines on stderr (default ${START_DEFAULTS.logLevel})
   --join-timeout MS        how long to wait for a quorum of voters (default ${START_DEFAULTS.joinTimeoutMs})
+  --resp-port PORT         also speak the Redis protocol (RESP2/3) on PORT, as a Redis Cluster
+                           node (redis-cli -c, ioredis Cluster); 0 picks a free one
+  --resp-host HOST         interface of the RESP port (default: --host)
+  --resp-password TEXT     a password Redis clients may AUTH with besides the cluster secret
+  --resp-proxy             serve every key on the RESP port like one standalone Redis
+                           (forwarding to owners) instead of answering -MOVED
+  --resp-allow-flush       allow FLUSHALL/FLUSHDB on the RESP port (they empty the whole cache)
   --config FILE            read settings from a JSON file; keys are the camelCase flag names
                            (port, voters, maxMemory, secretFile, ...); flags override it
 
@@ -93,7 +102,11 @@ async function serve(
   context: CommandContext,
 ): Promise<number> {
   const logger = new JsonLogger(settings.logLevel, {
-    secrets: [secret.secret, ...(secret.clientSecret === undefined ? [] : [secret.clientSecret])],
+    secrets: [
+      secret.secret,
+      ...(secret.clientSecret === undefined ? [] : [secret.clientSecret]),
+      ...(settings.resp?.password === undefined ? [] : [settings.resp.password]),
+    ],
   });
   const voters = await votersOf(settings);
   if (voters !== undefined && voters.length > 1) {
@@ -159,11 +172,24 @@ async function startNode(
       ...(settings.writeConcern === undefined ? {} : { writeConcern: settings.writeConcern }),
       ...(settings.dataDir === undefined ? {} : { dataDir: settings.dataDir }),
       joinTimeoutMs: settings.joinTimeoutMs,
+      ...respOptions(settings.resp),
       logger,
     });
   } catch (error) {
     throw new ShoalError('ERR_CLI_START', startFailure(error, settings, voters), { cause: error });
   }
+}
+
+/** `Shoal.start`'s RESP options from `--resp-*`. */
+function respOptions(resp: RespSettings | undefined): ShoalRespOptions {
+  if (resp === undefined) return {};
+  return {
+    respPort: resp.port,
+    ...(resp.host === undefined ? {} : { respHost: resp.host }),
+    ...(resp.password === undefined ? {} : { respPassword: resp.password }),
+    ...(resp.proxy ? { respProxy: true } : {}),
+    ...(resp.allowFlush ? { respAllowFlush: true } : {}),
+  };
 }
 
 /** One line saying why the node did not start, in the user's terms. */
@@ -210,9 +236,14 @@ function banner(
     lines.push(`give other nodes and clients the same secret (${SECRET_ENV} or --secret-file)`);
   }
   lines.push(
-    `join another node:  ${shoal} start --id ${nextId(node.id, ensemble)} --port ${nextPort(settings.port)} --join ${ensemble.map(formatNode).join(',')}${secretFlag}`,
+    `join another node:  ${shoal} start --id ${nextId(node.id, ensemble)} --port ${nextPort(settings.port, ensemble)} --join ${ensemble.map(formatNode).join(',')}${secretFlag}`,
     `connect a client:   ${shoal} set greeting hello --seed ${seed}${secretFlag} && ${shoal} get greeting --seed ${seed}${secretFlag}`,
     `cluster status:     ${shoal} status --seed ${seed}${secretFlag}`,
+    ...(node.respPort === undefined
+      ? []
+      : [
+          `Redis clients:      redis-cli -c -p ${node.respPort} -a <secret or --resp-password> (RESP on port ${node.respPort})`,
+        ]),
     'press Ctrl-C to stop (the node leaves the cluster cleanly)',
   );
   return lines;
@@ -227,8 +258,21 @@ function nextId(id: string, taken: readonly KnownNode[]): string {
   return `${stem}${number}`;
 }
 
-function nextPort(port: number): number {
-  return port === 0 || port === 65_535 ? 0 : port + 1;
+/** The next port after `port` that no node of the ensemble uses (0 when none is left). */
+function nextPort(port: number, taken: readonly KnownNode[]): number {
+  if (port === 0) return 0;
+  const used = new Set(taken.map((node) => portOf(node.url)));
+  let candidate = port + 1;
+  while (used.has(candidate)) candidate++;
+  return candidate > 65_535 ? 0 : candidate;
+}
+
+function portOf(url: string): number | undefined {
+  try {
+    return Number(new URL(url).port);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resolves with the reason once the node reports a fatal failure (its storage died). */

@@ -52,13 +52,23 @@ const SETTINGS = [
   { flag: 'log-level', key: 'logLevel', list: false },
   { flag: 'write-concern', key: 'writeConcern', list: false },
   { flag: 'join-timeout', key: 'joinTimeoutMs', list: false },
+  { flag: 'resp-port', key: 'respPort', list: false },
+  { flag: 'resp-host', key: 'respHost', list: false },
+  { flag: 'resp-password', key: 'respPassword', list: false },
 ] as const;
 
-type SettingFlag = (typeof SETTINGS)[number]['flag'];
+/** The on/off settings of `shoal start`: a flag without value, `true`/`false` in a file. */
+const SWITCHES = [
+  { flag: 'resp-proxy', key: 'respProxy' },
+  { flag: 'resp-allow-flush', key: 'respAllowFlush' },
+] as const;
+
+type SettingFlag = (typeof SETTINGS)[number]['flag'] | (typeof SWITCHES)[number]['flag'];
 
 /** The flags of `shoal start`. */
 export const START_FLAGS = {
   ...Object.fromEntries(SETTINGS.map((s) => [s.flag, s.list ? 'list' : 'string'] as const)),
+  ...Object.fromEntries(SWITCHES.map((s) => [s.flag, 'boolean'] as const)),
   secret: 'string',
   config: 'string',
   help: 'boolean',
@@ -84,6 +94,17 @@ export interface StartSettings {
   readonly logLevel: LogLevel;
   readonly writeConcern: WriteConcern | undefined;
   readonly joinTimeoutMs: number;
+  /** The RESP (Redis protocol) server; `undefined` without `--resp-port`. */
+  readonly resp: RespSettings | undefined;
+}
+
+/** `--resp-*`: the node's Redis-protocol server. */
+export interface RespSettings {
+  readonly port: number;
+  readonly host: string | undefined;
+  readonly password: string | undefined;
+  readonly proxy: boolean;
+  readonly allowFlush: boolean;
 }
 
 /** One raw setting and where it came from (for error messages). */
@@ -112,6 +133,9 @@ export async function resolveStartSettings(args: ParsedFlags): Promise<StartSett
       value: list ? listFlag(args.values, flag) : String(value),
       label: `--${flag}`,
     });
+  }
+  for (const { flag } of SWITCHES) {
+    if (args.values[flag] === true) raw.set(flag, { value: 'true', label: `--${flag}` });
   }
   const secretFlag = args.values.secret;
   return settingsFrom(raw, typeof secretFlag === 'string' ? secretFlag : undefined);
@@ -191,7 +215,33 @@ function settingsFrom(
     logLevel: logLevel === undefined ? START_DEFAULTS.logLevel : parseLogLevelAt(logLevel),
     writeConcern: writeConcern === undefined ? undefined : writeConcernAt(writeConcern),
     joinTimeoutMs: integer('join-timeout', 1, MAX_JOIN_TIMEOUT_MS) ?? START_DEFAULTS.joinTimeoutMs,
+    resp: respSettings(text, integer),
   };
+}
+
+function respSettings(
+  text: (flag: SettingFlag) => { value: string; label: string } | undefined,
+  integer: (flag: SettingFlag, min: number, max: number) => number | undefined,
+): RespSettings | undefined {
+  const port = integer('resp-port', 0, 65_535);
+  const host = text('resp-host');
+  const password = text('resp-password');
+  const proxy = text('resp-proxy')?.value === 'true';
+  const allowFlush = text('resp-allow-flush')?.value === 'true';
+  if (port === undefined) {
+    const orphan = [host, password].find((setting) => setting !== undefined)?.label;
+    const orphanSwitch = proxy ? '--resp-proxy' : allowFlush ? '--resp-allow-flush' : undefined;
+    const without = orphan ?? orphanSwitch;
+    if (without !== undefined) {
+      throw new CliUsageError(`${without} needs --resp-port (the RESP server is off without it)`);
+    }
+    return undefined;
+  }
+  if (host !== undefined && host.value === '') throw new CliUsageError(`${host.label} is empty`);
+  if (password !== undefined && password.value === '') {
+    throw new CliUsageError(`${password.label} is empty`);
+  }
+  return { port, host: host?.value, password: password?.value, proxy, allowFlush };
 }
 
 function checkDistinct(nodes: readonly KnownNode[], label: string): void {
@@ -272,9 +322,15 @@ async function readConfigFile(path: string): Promise<Map<SettingFlag, RawSetting
         `config file ${path} holds "secret"; put it in a file named by "secretFile", or in SHOAL_SECRET`,
       );
     }
+    const toggle = SWITCHES.find((candidate) => candidate.key === key);
+    if (toggle !== undefined) {
+      if (typeof value !== 'boolean') throw new CliUsageError(`${label} must be true or false`);
+      settings.set(toggle.flag, { value: String(value), label });
+      continue;
+    }
     const setting = SETTINGS.find((candidate) => candidate.key === key);
     if (setting === undefined) {
-      const known = SETTINGS.map((candidate) => candidate.key).join(', ');
+      const known = [...SETTINGS, ...SWITCHES].map((candidate) => candidate.key).join(', ');
       throw new CliUsageError(`config file ${path}: unknown key "${key}" (known: ${known})`);
     }
     settings.set(setting.flag, { value: fileValue(value, setting.list, label), label });

@@ -5,11 +5,13 @@ export const NIL = '(nil)';
 
 /**
  * How a value read from the cluster is printed: strings as they are (so
- * `$(shoal get k)` is the value), anything else as JSON. With `json`, strings are
+ * `$(shoal get k)` is the value), bytes (what Redis clients write through the RESP
+ * port) as UTF-8 text, anything else as JSON. With `json`, strings and bytes are
  * printed as JSON too, so a script can tell the string "1" from the number 1.
  */
 export function formatValue(value: unknown, json: boolean): string {
   if (typeof value === 'string' && !json) return value;
+  if (value instanceof Uint8Array && !json) return Buffer.from(value).toString('utf8');
   return JSON.stringify(value, jsonReplacer) ?? String(value);
 }
 

@@ -36,6 +36,15 @@ export interface CacheNodeOptions {
   readonly vnodes?: number;
   /** Default `all`: a write is acknowledged once every owner holds it. */
   readonly writeConcern?: WriteConcern;
+  /** TTL of a `set` that gives none, in ms; 0 (the default) means no expiry. */
+  readonly defaultTtlMs?: number;
+  /**
+   * Fraction in [0, 1] (default 0): each `set`'s TTL is drawn uniformly from
+   * `[ttl * (1 - ttlJitter), ttl]` at the key's primary, so keys written together do
+   * not expire together. The cluster config's `defaultTtlMs`, `ttlJitter`,
+   * `maxValueBytes`, `maxMemory` and `writeConcern` override the options of that name.
+   */
+  readonly ttlJitter?: number;
   /** Timeout of one forwarded operation. Default 5000 ms. */
   readonly requestTimeoutMs?: number;
   /** Overall budget of one operation, retries included. Default 10000 ms. */
@@ -99,6 +108,8 @@ export interface ResolvedCacheNodeOptions {
   readonly replicationFactor: number;
   readonly vnodes: number | undefined;
   readonly writeConcern: WriteConcern;
+  readonly defaultTtlMs: number;
+  readonly ttlJitter: number;
   readonly requestTimeoutMs: number;
   readonly operationTimeoutMs: number;
   readonly replicationTimeoutMs: number;
@@ -164,6 +175,10 @@ export function resolveCacheNodeOptions(options: CacheNodeOptions): ResolvedCach
   if (maxValueBytes > maxMemoryBytes) {
     throw new InvalidArgumentError('maxValueBytes cannot exceed maxMemoryBytes');
   }
+  const ttlJitter = options.ttlJitter ?? 0;
+  if (typeof ttlJitter !== 'number' || !(ttlJitter >= 0 && ttlJitter <= 1)) {
+    throw new InvalidArgumentError(`ttlJitter must be a fraction from 0 to 1, got ${ttlJitter}`);
+  }
   return {
     transport: options.transport,
     viewSource: options.viewSource,
@@ -180,6 +195,8 @@ export function resolveCacheNodeOptions(options: CacheNodeOptions): ResolvedCach
     ),
     vnodes: options.vnodes === undefined ? undefined : positiveInteger('vnodes', options.vnodes, 1),
     writeConcern,
+    defaultTtlMs: nonNegativeInteger('defaultTtlMs', options.defaultTtlMs, 0),
+    ttlJitter,
     requestTimeoutMs: positiveInteger('requestTimeoutMs', options.requestTimeoutMs, 5_000),
     operationTimeoutMs: positiveInteger('operationTimeoutMs', options.operationTimeoutMs, 10_000),
     replicationTimeoutMs: positiveInteger(

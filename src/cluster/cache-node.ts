@@ -1,3 +1,4 @@
+import type { CoordRole } from '../coord/ready.js';
 import { PARTITION_COUNT, partitionOf } from '../ring/partitioner.js';
 import { LruStore, type RemovalReason } from '../store/lru-store.js';
 import { PeerUnavailableError } from '../transport/errors.js';
@@ -22,6 +23,8 @@ import {
   resolveCacheNodeOptions,
 } from './cache-node-options.js';
 import { admitCacheRequestFromClient } from './client-access.js';
+import { checkConfigWrite } from './cluster-settings.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, type DrainResult, drainPartitions } from './drain.js';
 import {
   ConfigUnavailableError,
   NoQuorumError,
@@ -32,6 +35,7 @@ import {
   ReplicaNotSyncedError,
   StaleViewError,
   StoppedError,
+  ValueTooLargeError,
 } from './errors.js';
 import { applyReplicated, Handoff, type HandoffStats } from './handoff.js';
 import {
@@ -46,7 +50,10 @@ import {
   msetOps,
   type OpResult,
   type ReadOp,
+  type SetOp,
+  type WriteOp,
 } from './key-ops.js';
+import { LiveSettings, type LiveSettingValues } from './live-settings.js';
 import { LoadCaller } from './load-caller.js';
 import {
   LoadCoordinator,
@@ -54,6 +61,7 @@ import {
   type PeekedEntry,
   resolveLoadLimits,
 } from './load-coordinator.js';
+import { staleWindowOf } from './load-entry.js';
 import type { LoadRequest } from './load-messages.js';
 import {
   CACHE_CHANNEL,
@@ -68,6 +76,7 @@ import {
   encodeView,
   errorReply,
   isErrorReply,
+  MAX_OPS_PER_BATCH,
   type OpReply,
   type WireItem,
 } from './messages.js';
@@ -104,6 +113,8 @@ export const REPLICATION_FACTOR_CONFIG_KEY = 'replicationFactor';
 const HINT_INTERVAL_FACTOR = 4;
 /** Most callers waiting for a view at once; more fail fast. */
 const MAX_VIEW_WAITERS = 100_000;
+/** The backups of a partition that has none. */
+const NO_BACKUPS: readonly NodeId[] = Object.freeze([]);
 /** Most removals queued for backups before they are flushed at once. */
 const MAX_PENDING_DROPS = 10_000;
 
@@ -113,6 +124,8 @@ export interface CacheNodeStats {
   /** Epoch of the view this node applies, or -1 before the first one. */
   readonly viewEpoch: number;
   readonly members: number;
+  /** This node's coordinator role (`unknown` under a simulated view source). */
+  readonly role: CoordRole | 'unknown';
   readonly hasQuorum: boolean;
   readonly writeConcern: WriteConcern;
   readonly keys: number;
@@ -143,7 +156,16 @@ export interface CacheNodeStats {
     readonly streams: number;
     /** Writes queued or in flight. */
     readonly pendingWrites: number;
+    /**
+     * Replication lag of this node's primary partitions: batches sent that not every
+     * backup has answered yet (at most one per partition)...
+     */
+    readonly batchesInFlight: number;
+    /** ...and how long ago the oldest of them was sent, in ms (0 when none). */
+    readonly oldestBatchAgeMs: number;
   };
+  /** The live settings in effect: the cluster config's, else this node's options. */
+  readonly settings: LiveSettingValues;
   readonly handoff: HandoffStats & {
     readonly sourceSessions: number;
     readonly keysSent: number;
@@ -193,6 +215,8 @@ export class CacheNode implements ShoalCache {
   private readonly scheduler: Scheduler;
   private readonly logger: Logger;
   private readonly store: LruStore<StoredValue>;
+  /** The cluster settings this node applies live (see `live-settings.ts`). */
+  private readonly live: LiveSettings;
   private readonly states = new PartitionStates();
   private readonly streams = new BackupStreams();
   private readonly backupSid: (string | undefined)[] = new Array(PARTITION_COUNT);
@@ -204,6 +228,8 @@ export class CacheNode implements ShoalCache {
   private loadTokens = 0;
   private placement: Placement | undefined;
   private stopped = false;
+  /** Leaving: writes to partitions with no other owner are refused (see `drain`). */
+  private draining = false;
   private readonly unsubscribers: (() => void)[] = [];
   private readonly maintenanceTimer: TimerHandle;
   private viewWaiters: ViewWaiter[] = [];
@@ -236,10 +262,18 @@ export class CacheNode implements ShoalCache {
     this.viewSource = this.options.viewSource;
     this.scheduler = this.options.scheduler;
     this.logger = this.options.logger;
+    const live = new LiveSettings(
+      this.options,
+      this.viewSource.config,
+      this.options.random,
+      this.logger,
+      (maxBytes) => this.store.resize({ maxEntries: this.options.maxEntries, maxBytes }),
+    );
+    this.live = live;
     this.store = new LruStore<StoredValue>({
       clock: this.scheduler,
       maxEntries: this.options.maxEntries,
-      maxBytes: this.options.maxMemoryBytes,
+      maxBytes: live.maxMemoryBytes,
       onRemove: (key, _value, reason) => this.onStoreRemove(key, reason),
     });
     this.pipeline = new WritePipeline(
@@ -247,7 +281,11 @@ export class CacheNode implements ShoalCache {
         nodeId: this.id,
         epoch: () => this.placement?.epoch ?? -1,
         isActivePrimary: (p) => this.states.mode[p] === MODE_PRIMARY_ACTIVE,
-        backupsOf: (p) => this.placement?.ownersOf(p).slice(1) ?? [],
+        backupsOf: (p) => {
+          // Asked once per batch: no copy when there are no backups (RF 1).
+          const owners = this.placement?.ownersOf(p);
+          return owners === undefined || owners.length < 2 ? NO_BACKUPS : owners.slice(1);
+        },
         streamOf: (p, backup) => this.streams.get(p, backup),
         replicate: (target, p, epoch, items) => this.replicate(target, p, epoch, items),
         backupDiverged: (p, backup) => this.backupDiverged(p, backup),
@@ -257,11 +295,15 @@ export class CacheNode implements ShoalCache {
       this.states,
       this.scheduler,
       {
-        writeConcern: this.options.writeConcern,
+        get writeConcern() {
+          return live.writeConcern;
+        },
         maxBatchWrites: this.options.maxBatchWrites,
         maxQueuedWritesPerPartition: this.options.maxQueuedPerPartition,
         queueTimeoutMs: this.options.queueTimeoutMs,
-        maxValueBytes: this.options.maxValueBytes,
+        get maxValueBytes() {
+          return live.maxValueBytes;
+        },
       },
     );
     this.keeper = new StreamKeeper(
@@ -312,7 +354,9 @@ export class CacheNode implements ShoalCache {
         requestTimeoutMs: this.options.syncRequestTimeoutMs,
         retryDelayMs: this.options.syncRetryDelayMs,
         maxBufferedItemsPerSession: this.options.syncMaxBufferedItems,
-        byWatermark: this.options.writeConcern !== 'all',
+        get byWatermark() {
+          return live.handoffByWatermark;
+        },
       },
       Math.floor(this.options.random.next() * 2 ** 32),
     );
@@ -391,7 +435,7 @@ export class CacheNode implements ShoalCache {
   async set(key: string, value: unknown, options: SetOptions = {}): Promise<boolean> {
     checkKey(key);
     const { ttlMs, nx, xx } = checkSetOptions(options);
-    const stored = encodeValue(value, this.options.maxValueBytes);
+    const stored = encodeValue(value, this.live.maxValueBytes);
     const result = await this.execute({ kind: 'set', key, value: stored, ttlMs, nx, xx });
     if (result === true) this.counters.sets++;
     return result as boolean;
@@ -429,7 +473,7 @@ export class CacheNode implements ShoalCache {
     entries: Iterable<readonly [string, unknown]>,
     options: MsetOptions = {},
   ): Promise<void> {
-    const ops = msetOps(entries, options.ttlMs, this.options.maxValueBytes);
+    const ops = msetOps(entries, options.ttlMs, this.live.maxValueBytes);
     await this.executeBatch(ops);
     this.counters.sets += ops.length;
   }
@@ -453,6 +497,7 @@ export class CacheNode implements ShoalCache {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.live.close();
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     this.scheduler.clearTimeout(this.maintenanceTimer);
     this.keeper.close();
@@ -478,6 +523,51 @@ export class CacheNode implements ShoalCache {
     this.activationWaiters.clear();
   }
 
+  /**
+   * Before leaving the cluster: stops ordering writes on the partitions this node is
+   * the only owner of (replication factor 1; they are refused as not applied and their
+   * callers retry in the next view) and hands those partitions to the members that own
+   * them once it has left (`drain.ts`). Partitions with backups need nothing: a backup
+   * takes over. Reads go on; call `stop()` after the leave. Does nothing without other
+   * members or without the lease (the cluster cannot take them).
+   */
+  async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<DrainResult> {
+    const placement = this.placement;
+    if (
+      this.stopped ||
+      this.draining ||
+      placement === undefined ||
+      placement.members.length < 2 ||
+      !this.viewSource.hasQuorum()
+    ) {
+      return { partitions: 0, keys: 0, failedTargets: [] };
+    }
+    this.draining = true;
+    const result = await drainPartitions(
+      {
+        nodeId: this.id,
+        placement: () => this.placement,
+        replicationFactor: () => this.replicationFactor(),
+        vnodes: this.options.vnodes,
+        needsHandover: (p) =>
+          this.states.mode[p] === MODE_PRIMARY_ACTIVE && this.placement?.ownersOf(p).length === 1,
+        request: (peer, message, requestTimeoutMs) =>
+          this.transport.request(peer, CACHE_CHANNEL, message, { timeoutMs: requestTimeoutMs }),
+        now: () => this.scheduler.now(),
+      },
+      this.store,
+      {
+        maxChunkEntries: this.options.syncChunkEntries,
+        maxChunkBytes: this.options.syncChunkBytes,
+        deadlineMs: this.scheduler.now() + timeoutMs,
+      },
+    );
+    if (result.partitions > 0 || result.failedTargets.length > 0) {
+      this.logger.info('handed over partitions before leaving', { ...result });
+    }
+    return result;
+  }
+
   /** Counters, gauges and handoff progress. */
   stats(): CacheNodeStats {
     const storeStats = this.store.stats();
@@ -486,8 +576,9 @@ export class CacheNode implements ShoalCache {
       nodeId: this.id,
       viewEpoch: this.placement?.epoch ?? -1,
       members: this.placement?.members.length ?? 0,
+      role: this.viewSource.status?.().role ?? 'unknown',
       hasQuorum: this.viewSource.hasQuorum(),
-      writeConcern: this.options.writeConcern,
+      writeConcern: this.live.writeConcern,
       keys: this.store.size,
       bytes: this.store.bytes,
       hits: storeStats.hits,
@@ -505,7 +596,9 @@ export class CacheNode implements ShoalCache {
         batchesFailed: this.counters.batchesFailed,
         streams: this.streams.count(),
         pendingWrites: this.pipeline.pendingWrites(),
+        ...this.pipeline.replicationLag(),
       },
+      settings: this.live.current(),
       handoff: {
         ...this.handoff.stats(),
         sourceSessions: source.sessions,
@@ -570,9 +663,150 @@ export class CacheNode implements ShoalCache {
     return contents;
   }
 
+  // ---- for protocol front ends (RESP) ----------------------------------------------
+
+  /**
+   * Runs one operation (`key-ops.ts`, values already encoded) exactly as the cache API
+   * does: at the key's primary, replicated, retried only when provably not applied.
+   */
+  runOp(op: KeyOp): Promise<OpResult> {
+    checkKey(op.key);
+    return this.execute(op);
+  }
+
+  /** Runs independent operations, batched per primary (as `mget`/`mset` do). */
+  runOps(ops: readonly KeyOp[]): Promise<OpResult[]> {
+    for (const op of ops) checkKey(op.key);
+    return this.executeBatch(ops);
+  }
+
+  /** Largest encoded value this node accepts. */
+  get maxValueBytes(): number {
+    return this.options.maxValueBytes;
+  }
+
+  /** The store's byte bound. */
+  get maxMemoryBytes(): number {
+    return this.options.maxMemoryBytes;
+  }
+
+  /** Whether this node holds the read/write lease (a coordinator quorum). */
+  hasQuorum(): boolean {
+    return this.viewSource.hasQuorum();
+  }
+
+  /** The primary of `partition` in this node's view; `undefined` before the first view. */
+  primaryOf(partition: number): NodeId | undefined {
+    return this.placement?.primaryOf(partition);
+  }
+
+  /** Whether this node is the new primary of `partition` and still pulling it. */
+  isPartitionSyncing(partition: number): boolean {
+    return this.states.mode[partition] === MODE_PRIMARY_SYNCING;
+  }
+
+  /**
+   * The live keys of the partitions this node is primary of (so the sum over the
+   * members is the cache's key count), and how many of them have a TTL. Walks the
+   * store: O(entries).
+   */
+  primaryKeys(): { keys: string[]; keysWithTtl: number } {
+    const keys: string[] = [];
+    let keysWithTtl = 0;
+    const placement = this.placement;
+    if (placement === undefined) return { keys, keysWithTtl };
+    const filter = (key: string): boolean => placement.primaryOf(partitionOf(key)) === this.id;
+    for (const entry of this.store.entries(filter)) {
+      keys.push(entry.key);
+      if (entry.ttlRemainingMs !== undefined) keysWithTtl++;
+    }
+    return { keys, keysWithTtl };
+  }
+
+  /**
+   * Counts (and with `flush`, deletes through the replicated write path) the live keys
+   * of the partitions this node is primary of.
+   */
+  private async primaryKeyCount(flush: boolean): Promise<{ keys: number; keysWithTtl: number }> {
+    const { keys, keysWithTtl } = this.primaryKeys();
+    if (flush) {
+      for (let i = 0; i < keys.length; i += MAX_OPS_PER_BATCH) {
+        const ops: KeyOp[] = keys
+          .slice(i, i + MAX_OPS_PER_BATCH)
+          .map((key) => ({ kind: 'del', key }));
+        await this.executeBatch(ops);
+      }
+    }
+    return { keys: keys.length, keysWithTtl };
+  }
+
+  /** Asks every member of the view for {@link primaryKeyCount} and sums the answers. */
+  private async everyMemberPrimaryKeys(
+    flush: boolean,
+  ): Promise<{ keys: number; keysWithTtl: number }> {
+    const placement = this.placement ?? (await this.awaitFirstView());
+    const counts = await Promise.all(
+      placement.members.map(async (member) => {
+        if (member.id === this.id) return this.primaryKeyCount(flush);
+        const reply = (await this.transport.request(
+          member.id,
+          CACHE_CHANNEL,
+          { t: 'pkeys', flush },
+          { timeoutMs: this.options.operationTimeoutMs },
+        )) as { keys?: unknown; keysWithTtl?: unknown } | undefined;
+        if (isErrorReply(reply)) throw new ShoalError(reply.c, `${member.id}: ${reply.m}`);
+        const keys = reply?.keys;
+        const keysWithTtl = reply?.keysWithTtl;
+        if (typeof keys !== 'number' || typeof keysWithTtl !== 'number') {
+          throw new ShoalError('ERR_BAD_REPLY', `${member.id} answered a malformed key count`);
+        }
+        return { keys, keysWithTtl };
+      }),
+    );
+    let keys = 0;
+    let keysWithTtl = 0;
+    for (const count of counts) {
+      keys += count.keys;
+      keysWithTtl += count.keysWithTtl;
+    }
+    return { keys, keysWithTtl };
+  }
+
+  /** The cache's live keys over every member (each counts its primary partitions). */
+  clusterKeyCount(): Promise<{ keys: number; keysWithTtl: number }> {
+    return this.everyMemberPrimaryKeys(false);
+  }
+
+  /**
+   * Deletes every key of the cache: each member deletes its primary partitions' keys
+   * through the replicated write path. Not atomic: writes racing it may survive.
+   */
+  async flushCluster(): Promise<void> {
+    await this.everyMemberPrimaryKeys(true);
+  }
+
   // ---- routing ------------------------------------------------------------------------
 
-  private async execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
+  private execute(op: KeyOp, partition = partitionOf(op.key)): Promise<OpResult> {
+    // The common case, served without the retry loop's promise hops: this node is the
+    // active primary with the lease. A refusal that proves non-application goes the
+    // routed way, which retries it.
+    if (
+      !this.stopped &&
+      this.states.mode[partition] === MODE_PRIMARY_ACTIVE &&
+      this.viewSource.hasQuorum()
+    ) {
+      if (isRead(op)) return Promise.resolve(this.readLocal(op));
+      return this.pipeline.submit(partition, op).catch((error: unknown) => {
+        const code = error instanceof ShoalError ? error.code : '';
+        if (isRetryableCode(code)) return this.executeRouted(op, partition);
+        throw error;
+      });
+    }
+    return this.executeRouted(op, partition);
+  }
+
+  private async executeRouted(op: KeyOp, partition: number): Promise<OpResult> {
     const deadline = this.scheduler.now() + this.options.operationTimeoutMs;
     // Waits for a view around an unreachable primary are bounded by the deadline only.
     let attempt = 0;
@@ -632,10 +866,15 @@ export class CacheNode implements ShoalCache {
         code === 'ERR_PEER_UNAVAILABLE');
     if (code === 'ERR_NO_QUORUM') {
       // This node is cut off itself: no newer view will come. Otherwise the remote
-      // primary may have lost its lease to a newer view.
+      // primary lost its lease, to a newer view or only for a moment (an election, or
+      // its pause guard after a stall); it refused before ordering, so a bounded retry
+      // is safe either way.
       if (!this.viewSource.hasQuorum()) return false;
       await this.waitForEpoch(epoch + 1, Math.min(this.options.viewWaitMs, remaining));
-      return (this.placement?.epoch ?? -1) > epoch;
+      if ((this.placement?.epoch ?? -1) <= epoch) {
+        await this.sleep(Math.min(this.options.retryBackoffMs * (attempt + 1), remaining));
+      }
+      return true;
     }
     if (!notApplied && !readRetry) return false;
     const hinted =
@@ -764,13 +1003,27 @@ export class CacheNode implements ShoalCache {
       if (mode === MODE_PRIMARY_ACTIVE) {
         if (!this.viewSource.hasQuorum()) throw new NoQuorumError(this.id);
         if (isRead(op)) return this.readLocal(op);
-        return this.pipeline.submit(partition, op);
+        return this.writeAsActivePrimary(op, partition);
       }
       if (mode !== MODE_PRIMARY_SYNCING) {
         throw new NotPrimaryError(this.id, partition, this.placement?.epoch ?? -1);
       }
       await this.waitActive(partition);
     }
+  }
+
+  /** A write on an active primary with quorum: the checks made where writes are ordered. */
+  private writeAsActivePrimary(op: WriteOp, partition: number): Promise<boolean | number> {
+    if (this.draining && this.placement?.ownersOf(partition).length === 1) {
+      return Promise.reject(new StoppedError());
+    }
+    if (op.kind !== 'set') return this.pipeline.submit(partition, op);
+    // Where the write is ordered, the live settings apply: the size limit, and
+    // the default TTL and jitter for every writer (embedded, forwarded, client).
+    if (op.value.bytes.length > this.live.maxValueBytes) {
+      return Promise.reject(new ValueTooLargeError(op.value.bytes.length, this.live.maxValueBytes));
+    }
+    return this.pipeline.submit(partition, { ...op, ttlMs: this.ttlAtPrimary(op) });
   }
 
   /** The live entry of `key` for the load coordinator (see `LoadHost.peek`). */
@@ -815,6 +1068,19 @@ export class CacheNode implements ShoalCache {
       },
     });
     return this.loadCaller;
+  }
+
+  /**
+   * The TTL a `set` is ordered with: the caller's or else the default TTL, jittered. A
+   * stale-while-revalidate entry (`getOrLoad`) keeps its window whole and only its
+   * fresh part is spread, so jitter cannot make it stale at birth.
+   */
+  private ttlAtPrimary(op: SetOp): number | undefined {
+    const windowMs = staleWindowOf(op.value.bytes);
+    if (windowMs === 0 || op.ttlMs === undefined || op.ttlMs <= windowMs) {
+      return this.live.ttlForSet(op.ttlMs);
+    }
+    return this.live.ttlForSet(op.ttlMs - windowMs)! + windowMs;
   }
 
   private readLocal(op: ReadOp): OpResult {
@@ -933,7 +1199,7 @@ export class CacheNode implements ShoalCache {
         // Below writeConcern all, a backup may lack acknowledged writes without knowing:
         // a new primary compares watermarks with the other members first.
         const mayActivate =
-          keepsComplete && (oldMode === MODE_PRIMARY_ACTIVE || this.options.writeConcern === 'all');
+          keepsComplete && (oldMode === MODE_PRIMARY_ACTIVE || !this.live.handoffByWatermark);
         if (mayActivate) {
           if (oldMode === MODE_PRIMARY_ACTIVE) this.streams.retain(p, next.ownersOf(p));
           else this.streams.clear(p);
@@ -1121,6 +1387,7 @@ export class CacheNode implements ShoalCache {
     const config = this.viewSource.config;
     if (config.set === undefined) return errorReply(new ConfigUnavailableError());
     try {
+      checkConfigWrite(key, value);
       const { version } = await config.set(
         key,
         value,
@@ -1136,7 +1403,7 @@ export class CacheNode implements ShoalCache {
     if (this.stopped) return errorReply(new StoppedError());
     let request: CacheRequest;
     try {
-      request = decodeRequest(message, this.options.maxValueBytes);
+      request = decodeRequest(message, this.live.wireValueBytes);
     } catch (error) {
       return errorReply(error);
     }
@@ -1145,14 +1412,29 @@ export class CacheNode implements ShoalCache {
         // Reads of an active primary's partition are answered synchronously: no
         // promise hops on the hot path of clients.
         const op = request.op;
-        if (isRead(op) && this.placement !== undefined && request.e <= this.placement.epoch) {
-          const mode = this.states.mode[partitionOf(op.key)];
-          if (
-            mode === MODE_PRIMARY_ACTIVE
-              ? op.fromAnyOwner || this.viewSource.hasQuorum()
-              : op.fromAnyOwner && mode === MODE_BACKUP_ACTIVE
+        const placement = this.placement;
+        if (placement !== undefined && request.e <= placement.epoch) {
+          const partition = partitionOf(op.key);
+          const mode = this.states.mode[partition];
+          if (isRead(op)) {
+            if (
+              mode === MODE_PRIMARY_ACTIVE
+                ? op.fromAnyOwner || this.viewSource.hasQuorum()
+                : op.fromAnyOwner && mode === MODE_BACKUP_ACTIVE
+            ) {
+              return { ok: true, r: encodeResult(this.readLocal(op)) } satisfies OpReply;
+            }
+          } else if (
+            mode === MODE_PRIMARY_ACTIVE &&
+            placement.primaryOf(partition) === this.id &&
+            this.viewSource.hasQuorum()
           ) {
-            return { ok: true, r: encodeResult(this.readLocal(op)) } satisfies OpReply;
+            // The checks of serveRemote/serveAsPrimary, done here so a write on an
+            // active primary skips their two async layers.
+            return this.writeAsActivePrimary(op, partition).then(
+              (result) => ({ ok: true, r: encodeResult(result) }) satisfies OpReply,
+              (error: unknown) => this.refusal(error, request.e),
+            );
           }
         }
         return this.serveRemote(request.e, request.op).then(
@@ -1179,10 +1461,17 @@ export class CacheNode implements ShoalCache {
       }
       case 'status':
         return { ok: true, status: nodeStatusReport(this.stats(), this.viewSource.status?.()) };
+      case 'pkeys':
+        return this.primaryKeyCount(request.flush).then(
+          (count) => ({ ok: true, ...count }),
+          (error: unknown) => errorReply(error),
+        );
       case 'configGet':
         return this.onConfigGet(request.key);
       case 'configSet':
         return this.onConfigSet(request.key, request.value, request.ifVersion);
+      case 'seed':
+        return this.onSeed(from, request.e, request.clear, request.items);
       case 'repl':
         return this.onReplicate(from, request.e, request.p, request.sid, request.items);
       case 'probe':
@@ -1202,6 +1491,48 @@ export class CacheNode implements ShoalCache {
         return { ok: true, ...this.syncSource.pull(request.sid, this.scheduler.now()) };
       }
     }
+  }
+
+  /**
+   * A leaving primary hands over partitions it alone holds (`drain.ts`): kept here as
+   * a non-owner's copy, replacing whatever this node held of them, until the leave's
+   * view makes this node their primary.
+   */
+  private async onSeed(
+    from: NodeId,
+    epoch: number,
+    clear: readonly number[],
+    items: WireItem[],
+  ): Promise<unknown> {
+    if ((this.placement?.epoch ?? -1) < epoch)
+      await this.waitForEpoch(epoch, this.options.viewWaitMs);
+    const placement = this.placement;
+    if (this.stopped) return errorReply(new StoppedError());
+    if (placement === undefined || placement.epoch !== epoch) {
+      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
+    }
+    const refused = (p: number) =>
+      placement.primaryOf(p) !== from || this.states.mode[p] !== MODE_NONE;
+    for (const p of clear) if (refused(p)) return errorReply(new ReplicaNotSyncedError(this.id, p));
+    for (const [key] of items) {
+      const p = partitionOf(key);
+      if (refused(p)) return errorReply(new ReplicaNotSyncedError(this.id, p));
+    }
+    if (clear.length > 0) {
+      const mask = new Uint8Array(PARTITION_COUNT);
+      for (const p of clear) {
+        mask[p] = 1;
+        // The handed-over copy replaces any stray one: a repeated release must not drop it.
+        this.strayMask[p] = 0;
+        this.releaseMask[p] = 0;
+      }
+      const stale: string[] = [];
+      for (const entry of this.store.entries((key) => mask[partitionOf(key)] === 1))
+        stale.push(entry.key);
+      for (const key of stale) this.store.delete(key);
+    }
+    for (const item of items) applyReplicated(this.store, this.states, item);
+    return { ok: true };
   }
 
   private refusal(error: unknown, requestEpoch: number): ErrorReply {

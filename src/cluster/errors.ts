@@ -156,3 +156,24 @@ export class ConfigUnavailableError extends ShoalError {
     super('ERR_CONFIG_UNAVAILABLE', 'this member cannot serve config requests');
   }
 }
+
+/**
+ * A value for one of the cluster settings the nodes apply live (`defaultTtlMs`,
+ * `ttlJitter`, `maxValueBytes`, `maxMemory`, `writeConcern`, `replicationFactor`) is
+ * not valid for that key. Refused before it is proposed, so nothing was committed.
+ */
+export class InvalidSettingError extends ShoalError {
+  readonly key: string;
+
+  constructor(key: string, expected: string, value: unknown) {
+    super('ERR_INVALID_SETTING', `config ${key} must be ${expected}, got ${describe(value)}`);
+    this.key = key;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null)
+    return Array.isArray(value) ? 'a list' : 'an object';
+  return String(value);
+}

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from '../util/errors.js';
+import { isStringValue, WrongTypeError } from './byte-strings.js';
 import { NotAnIntegerError } from './errors.js';
+import { evaluateStringWrite, type StringOp } from './string-ops.js';
 import { encodeValue, readValue, type StoredValue } from './value-codec.js';
 
 /**
@@ -20,9 +22,17 @@ export interface SetOp {
   readonly kind: 'set';
   readonly key: string;
   readonly value: StoredValue;
+  /** Remaining lifetime; 0 (Redis's EXAT/PXAT in the past) writes the key already expired. */
   readonly ttlMs: number | undefined;
   readonly nx: boolean;
   readonly xx: boolean;
+  /** Keep the current entry's TTL when `ttlMs` is undefined (Redis's KEEPTTL). */
+  readonly keepTtl?: boolean;
+  /**
+   * Answer the value before the write (undefined when missing) instead of whether it
+   * was applied (Redis's SET ... GET); that value must be a string (`byte-strings.ts`).
+   */
+  readonly returnOld?: boolean;
 }
 
 export interface DeleteOp {
@@ -35,6 +45,20 @@ export interface ExpireOp {
   readonly kind: 'expire';
   readonly key: string;
   readonly ttlMs: number | null;
+  /** Redis 7's EXPIRE conditions on the current TTL; absent means unconditional. */
+  readonly onlyIf?: ExpireConditions;
+}
+
+/**
+ * Conditions on the current TTL, each that is set must hold: `nx` no TTL; `xx` a TTL;
+ * `gt` a TTL shorter than the new one; `lt` no TTL or a longer one. The new TTL of a
+ * persist (`null`) counts as infinite.
+ */
+export interface ExpireConditions {
+  readonly nx?: boolean;
+  readonly xx?: boolean;
+  readonly gt?: boolean;
+  readonly lt?: boolean;
 }
 
 export interface IncrOp {
@@ -43,11 +67,18 @@ export interface IncrOp {
   readonly by: number;
 }
 
-export type WriteOp = SetOp | DeleteOp | ExpireOp | IncrOp;
+export type WriteOp = SetOp | DeleteOp | ExpireOp | IncrOp | StringOp;
 export type KeyOp = ReadOp | WriteOp;
 
-/** What an operation answers: `get` a stored value (or undefined), others a boolean or number. */
-export type OpResult = StoredValue | undefined | boolean | number;
+/**
+ * What a write answers: a boolean or number; a stored value (or undefined) for the
+ * writes that return what they read (`getdel`, `getex`, `set` with `returnOld`); a
+ * decimal string for `incrby` (64-bit results do not fit a number).
+ */
+export type WriteResult = boolean | number | string | StoredValue | undefined;
+
+/** What an operation answers: `get` a stored value (or undefined), others as {@link WriteResult}. */
+export type OpResult = WriteResult;
 
 /** Whether `op` only reads. */
 export function isRead(op: KeyOp): op is ReadOp {
@@ -114,7 +145,7 @@ export interface Mutation {
 
 /** What evaluating a write yields: the caller's answer and the change to replicate. */
 export interface WriteOutcome {
-  readonly result: boolean | number;
+  readonly result: WriteResult;
   readonly mutation: Mutation | undefined;
 }
 
@@ -133,15 +164,15 @@ export function evaluateWrite(
 ): WriteOutcome {
   switch (op.kind) {
     case 'set':
-      if ((op.nx && current !== undefined) || (op.xx && current === undefined)) {
-        return { result: false, mutation: undefined };
-      }
-      return { result: true, mutation: { key: op.key, value: op.value, ttlMs: op.ttlMs } };
+      return evaluateSet(op, current);
     case 'del':
       if (current === undefined) return { result: false, mutation: undefined };
       return { result: true, mutation: { key: op.key, value: null, ttlMs: undefined } };
     case 'expire':
       if (current === undefined) return { result: false, mutation: undefined };
+      if (op.onlyIf !== undefined && !expireConditionsHold(op.onlyIf, op.ttlMs, current)) {
+        return { result: false, mutation: undefined };
+      }
       if (op.ttlMs === 0) {
         return { result: true, mutation: { key: op.key, value: null, ttlMs: undefined } };
       }
@@ -169,7 +200,39 @@ export function evaluateWrite(
         },
       };
     }
+    default:
+      return evaluateStringWrite(op, current, maxValueBytes);
   }
+}
+
+function evaluateSet(op: SetOp, current: CurrentEntry | undefined): WriteOutcome {
+  if (op.returnOld && current !== undefined && !isStringValue(current.value)) {
+    throw new WrongTypeError(op.key);
+  }
+  const applies = !((op.nx && current !== undefined) || (op.xx && current === undefined));
+  const result = op.returnOld ? current?.value : applies;
+  if (!applies) return { result, mutation: undefined };
+  if (op.ttlMs === 0) {
+    const mutation =
+      current === undefined ? undefined : { key: op.key, value: null, ttlMs: undefined };
+    return { result, mutation };
+  }
+  const ttlMs = op.ttlMs ?? (op.keepTtl ? current?.ttlRemainingMs : undefined);
+  return { result, mutation: { key: op.key, value: op.value, ttlMs } };
+}
+
+function expireConditionsHold(
+  conditions: ExpireConditions,
+  ttlMs: number | null,
+  current: CurrentEntry,
+): boolean {
+  const existing = current.ttlRemainingMs;
+  const next = ttlMs ?? Number.POSITIVE_INFINITY;
+  if (conditions.nx && existing !== undefined) return false;
+  if (conditions.xx && existing === undefined) return false;
+  if (conditions.gt && (existing === undefined || next <= existing)) return false;
+  if (conditions.lt && existing !== undefined && next >= existing) return false;
+  return true;
 }
 
 /**

@@ -12,11 +12,13 @@ import {
   checkIncrement,
   checkKey,
   checkTtl,
+  type ExpireConditions,
   type KeyOp,
   type ReadKind,
 } from './key-ops.js';
 import { decodeLoadRequest, type LoadRequest } from './load-messages.js';
 import type { Placement } from './placement.js';
+import { decodeStringOp, encodeStringOp } from './string-ops.js';
 import { fromBytes } from './value-codec.js';
 import type { ClusterView, ViewMember } from './view-source.js';
 
@@ -47,6 +49,41 @@ export interface WireOp {
   by?: number;
   /** readFrom 'any'. */
   a?: boolean;
+  /** set: keep the TTL (KEEPTTL). */
+  kt?: boolean;
+  /** set: answer the old value (SET ... GET). */
+  g?: boolean;
+  /** expire: conditions as a bitmask (see `encodeConditions`). */
+  c?: number;
+  /** incrby: the increment as decimal text (64-bit). */
+  bi?: string;
+}
+
+const CONDITION_NX = 1;
+const CONDITION_XX = 2;
+const CONDITION_GT = 4;
+const CONDITION_LT = 8;
+
+function encodeConditions(conditions: ExpireConditions): number {
+  return (
+    (conditions.nx ? CONDITION_NX : 0) |
+    (conditions.xx ? CONDITION_XX : 0) |
+    (conditions.gt ? CONDITION_GT : 0) |
+    (conditions.lt ? CONDITION_LT : 0)
+  );
+}
+
+function decodeConditions(value: unknown): ExpireConditions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 15) {
+    bad('expire conditions');
+  }
+  return {
+    nx: (value & CONDITION_NX) !== 0,
+    xx: (value & CONDITION_XX) !== 0,
+    gt: (value & CONDITION_GT) !== 0,
+    lt: (value & CONDITION_LT) !== 0,
+  };
 }
 
 /** A view as a node hands it to clients and redirected callers. */
@@ -79,19 +116,21 @@ export interface ErrorReply {
   view?: WireView;
 }
 
-export type OpReply = { ok: true; r: Uint8Array | boolean | number | null } | ErrorReply;
+export type OpReply = { ok: true; r: Uint8Array | boolean | number | string | null } | ErrorReply;
 
 export type CacheRequest =
   | { t: 'op'; e: number; op: KeyOp }
   | { t: 'ops'; e: number; ops: KeyOp[] }
   | { t: 'view' }
   | { t: 'status' }
+  | { t: 'pkeys'; flush: boolean }
   | { t: 'configGet'; key: string }
   | { t: 'configSet'; key: string; value: unknown; ifVersion: number | undefined }
   | { t: 'repl'; e: number; p: number; sid: string; items: WireItem[] }
   | { t: 'probe'; e: number; ps: number[]; watermarks: boolean }
   | { t: 'sopen'; e: number; sid: string; ps: number[]; backup: boolean }
   | { t: 'spull'; sid: string }
+  | { t: 'seed'; e: number; clear: number[]; items: WireItem[] }
   | LoadRequest;
 
 export type CacheMessage =
@@ -115,14 +154,20 @@ export function encodeOp(op: KeyOp): WireOp {
       if (op.ttlMs !== undefined) wire.t = op.ttlMs;
       if (op.nx) wire.nx = true;
       if (op.xx) wire.xx = true;
+      if (op.keepTtl) wire.kt = true;
+      if (op.returnOld) wire.g = true;
       return wire;
     }
     case 'del':
       return { o: 'del', k: op.key };
     case 'expire':
-      return { o: 'expire', k: op.key, t: op.ttlMs };
+      return op.onlyIf === undefined
+        ? { o: 'expire', k: op.key, t: op.ttlMs }
+        : { o: 'expire', k: op.key, t: op.ttlMs, c: encodeConditions(op.onlyIf) };
     case 'incr':
       return { o: 'incr', k: op.key, by: op.by };
+    default:
+      return encodeStringOp(op);
   }
 }
 
@@ -265,7 +310,8 @@ export function decodeOp(value: unknown, maxValueBytes: number): KeyOp {
       return { kind: value.o as ReadKind, key, fromAnyOwner: value.a === true };
     case 'set': {
       const ttl = value.t;
-      if (ttl !== undefined) checkTtl(ttl);
+      // 0: written already expired (Redis's SET with EXAT/PXAT in the past).
+      if (ttl !== undefined && ttl !== 0) checkTtl(ttl);
       return {
         kind: 'set',
         key,
@@ -273,6 +319,8 @@ export function decodeOp(value: unknown, maxValueBytes: number): KeyOp {
         ttlMs: ttl,
         nx: value.nx === true,
         xx: value.xx === true,
+        keepTtl: value.kt === true,
+        returnOld: value.g === true,
       };
     }
     case 'del':
@@ -280,14 +328,17 @@ export function decodeOp(value: unknown, maxValueBytes: number): KeyOp {
     case 'expire': {
       const ttl = value.t;
       checkExpireTtl(ttl);
-      return { kind: 'expire', key, ttlMs: ttl };
+      const onlyIf = decodeConditions(value.c);
+      return onlyIf === undefined
+        ? { kind: 'expire', key, ttlMs: ttl }
+        : { kind: 'expire', key, ttlMs: ttl, onlyIf };
     }
     case 'incr': {
       checkIncrement(value.by);
       return { kind: 'incr', key, by: value.by };
     }
     default:
-      return bad('unknown operation kind');
+      return decodeStringOp(value, key, maxValueBytes) ?? bad('unknown operation kind');
   }
 }
 
@@ -327,6 +378,8 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
       return { t: 'view' };
     case 'status':
       return { t: 'status' };
+    case 'pkeys':
+      return { t: 'pkeys', flush: value.flush === true };
     case 'configGet':
       return { t: 'configGet', key: configKeyOf(value.key) };
     case 'configSet': {
@@ -367,6 +420,13 @@ export function decodeRequest(value: unknown, maxValueBytes: number): CacheReque
       };
     case 'spull':
       return { t: 'spull', sid: sidOf(value.sid) };
+    case 'seed':
+      return {
+        t: 'seed',
+        e: epochOf(value.e),
+        clear: partitionsOf(value.ps),
+        items: itemsOf(value.items, maxValueBytes, false),
+      };
     case 'load':
     case 'loaded':
     case 'loadFail':

@@ -53,9 +53,11 @@ export function checkSetOptions(options: SetOptions): {
 }
 
 /** The wire form of an operation's result. */
-export function encodeResult(result: OpResult): Uint8Array | boolean | number | null {
+export function encodeResult(result: OpResult): Uint8Array | boolean | number | string | null {
   if (result === undefined) return null;
-  if (typeof result === 'boolean' || typeof result === 'number') return result;
+  if (typeof result === 'boolean' || typeof result === 'number' || typeof result === 'string') {
+    return result;
+  }
   return result.bytes;
 }
 
@@ -77,14 +79,24 @@ export function decodeOpReply(
     throw new OutcomeUnknownError(op.kind, op.key);
   }
   const result = body.r;
+  const returnsValue =
+    op.kind === 'get' ||
+    op.kind === 'getdel' ||
+    op.kind === 'getex' ||
+    (op.kind === 'set' && op.returnOld === true);
+  if (returnsValue) {
+    if (result === null || result === undefined) return undefined;
+    if (result instanceof Uint8Array) return fromBytes(result);
+    throw new OutcomeUnknownError(op.kind, op.key);
+  }
   switch (op.kind) {
-    case 'get':
-      if (result === null || result === undefined) return undefined;
-      if (result instanceof Uint8Array) return fromBytes(result);
-      break;
     case 'ttl':
     case 'incr':
+    case 'append':
       if (typeof result === 'number') return result;
+      break;
+    case 'incrby':
+      if (typeof result === 'string') return result;
       break;
     default:
       if (typeof result === 'boolean') return result;

@@ -29,6 +29,11 @@ export interface ClusterConfigReader {
   version?(key: string): number;
   /** Sets `key` through the coordinator, compare-and-set on `ifVersion` when given. */
   set?(key: string, value: unknown, options?: { ifVersion?: number }): Promise<{ version: number }>;
+  /**
+   * Calls `fn` after every committed set of `key`, in commit order; returns the
+   * unsubscribe. Without it, a node reads the cluster settings only when it starts.
+   */
+  watch?(key: string, fn: (value: unknown, version: number) => void): () => void;
 }
 
 /**

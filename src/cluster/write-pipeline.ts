@@ -15,6 +15,7 @@ import {
   evaluateWrite,
   type Mutation,
   type WriteOp,
+  type WriteResult,
 } from './key-ops.js';
 import type { WireItem } from './messages.js';
 import type { PartitionStates } from './partition-states.js';
@@ -68,9 +69,15 @@ export interface WritePipelineOptions {
   readonly maxValueBytes: number;
 }
 
+/** See {@link WritePipeline.replicationLag}. */
+export interface ReplicationLag {
+  readonly batchesInFlight: number;
+  readonly oldestBatchAgeMs: number;
+}
+
 interface QueuedWrite {
   readonly op: WriteOp;
-  readonly resolve: (result: boolean | number) => void;
+  readonly resolve: (result: WriteResult) => void;
   readonly reject: (error: unknown) => void;
   readonly deadlineMs: number;
 }
@@ -83,10 +90,12 @@ interface AppliedMutation {
 class Batch {
   readonly epoch: number;
   readonly writes: QueuedWrite[];
-  readonly results: (boolean | number | Error)[];
+  readonly results: (WriteResult | Error)[];
   readonly mutations: AppliedMutation[];
   readonly targets: ReplicationTarget[];
   readonly needed: number;
+  /** When the batch went to the backups (scheduler time), for the replication lag. */
+  readonly sentAtMs: number;
   acks = 0;
   failures = 0;
   pending: number;
@@ -97,11 +106,12 @@ class Batch {
   constructor(
     epoch: number,
     writes: QueuedWrite[],
-    results: (boolean | number | Error)[],
+    results: (WriteResult | Error)[],
     mutations: AppliedMutation[],
     targets: ReplicationTarget[],
     needed: number,
     decided: boolean,
+    sentAtMs: number,
   ) {
     this.epoch = epoch;
     this.writes = writes;
@@ -109,6 +119,7 @@ class Batch {
     this.mutations = mutations;
     this.targets = targets;
     this.needed = needed;
+    this.sentAtMs = sentAtMs;
     this.pending = targets.length;
     this.decided = decided;
   }
@@ -176,7 +187,7 @@ export class WritePipeline {
   }
 
   /** Queues a write on an active primary's partition; resolves with its result. */
-  submit(partition: number, op: WriteOp): Promise<boolean | number> {
+  submit(partition: number, op: WriteOp): Promise<WriteResult> {
     let queue = this.queues.get(partition);
     if (queue === undefined) {
       queue = new PartitionQueue();
@@ -226,6 +237,25 @@ export class WritePipeline {
       count += queue.waiting.length + (queue.batch?.writes.length ?? 0);
     }
     return count;
+  }
+
+  /**
+   * How far the backups trail this primary: replication batches that not every backup
+   * has answered yet (at most one per partition), and the age of the oldest (0 when
+   * none). With writeConcern `all` this is the replication round trip writers wait
+   * for; below it, writes are acknowledged before the backups answer.
+   */
+  replicationLag(): ReplicationLag {
+    const now = this.scheduler.now();
+    let batches = 0;
+    let oldest = now;
+    for (const queue of this.queues.values()) {
+      const batch = queue.batch;
+      if (batch === undefined) continue;
+      batches++;
+      if (batch.sentAtMs < oldest) oldest = batch.sentAtMs;
+    }
+    return { batchesInFlight: batches, oldestBatchAgeMs: now - oldest };
   }
 
   /**
@@ -311,7 +341,7 @@ export class WritePipeline {
   ): void {
     const epoch = this.host.epoch();
     const writes = queue.waiting.splice(0, this.options.maxBatchWrites);
-    const results: (boolean | number | Error)[] = [];
+    const results: (WriteResult | Error)[] = [];
     const mutations: AppliedMutation[] = [];
     const items: WireItem[] = [];
     // Later writes of the batch see earlier ones: the overlay holds their effect.
@@ -329,7 +359,10 @@ export class WritePipeline {
         if (mutation === undefined) continue;
         const version = this.states.nextVersion(partition, epoch);
         mutations.push({ mutation, version });
-        items.push([key, mutation.value?.bytes ?? null, mutation.ttlMs ?? -1, version]);
+        // Only backups need the wire form.
+        if (targets.length > 0) {
+          items.push([key, mutation.value?.bytes ?? null, mutation.ttlMs ?? -1, version]);
+        }
         overlay?.set(
           key,
           mutation.value === null
@@ -340,7 +373,7 @@ export class WritePipeline {
         results.push(error instanceof Error ? error : new Error(String(error)));
       }
     }
-    if (items.length === 0) {
+    if (mutations.length === 0) {
       settle(writes, results);
       return;
     }
@@ -350,7 +383,16 @@ export class WritePipeline {
       settle(writes, results);
       if (targets.length === 0) return;
     }
-    const batch = new Batch(epoch, writes, results, mutations, targets, needed, applyFirst);
+    const batch = new Batch(
+      epoch,
+      writes,
+      results,
+      mutations,
+      targets,
+      needed,
+      applyFirst,
+      this.scheduler.now(),
+    );
     queue.batch = batch;
     for (const target of targets) {
       this.host
@@ -456,10 +498,7 @@ export class WritePipeline {
   }
 }
 
-function settle(
-  writes: readonly QueuedWrite[],
-  results: readonly (boolean | number | Error)[],
-): void {
+function settle(writes: readonly QueuedWrite[], results: readonly (WriteResult | Error)[]): void {
   for (let i = 0; i < writes.length; i++) {
     const result = results[i]!;
     if (result instanceof Error) writes[i]!.reject(result);

@@ -249,4 +249,11 @@ export interface RespBackendStats {
   readonly evictedKeys: number;
   /** Entries removed because their TTL ran out, since start. */
   readonly expiredKeys: number;
+  /**
+   * Backend-specific `name:value` lines appended to INFO sections (e.g. shoal's view
+   * epoch under `cluster`); names should not clash with Redis's.
+   */
+  readonly extraInfo?: Readonly<
+    Partial<Record<'stats' | 'replication' | 'cluster', readonly string[]>>
+  >;
 }

@@ -70,7 +70,7 @@ export class RespConnection {
       name: '',
       libName: '',
       libVersion: '',
-      authenticated: server.password === undefined,
+      authenticated: server.passwords.length === 0,
       asking: false,
       readOnly: false,
       closeAfterReply: false,

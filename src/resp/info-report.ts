@@ -73,6 +73,14 @@ function replicaCount(topology: RespTopology): number {
 }
 
 function sectionLines(section: InfoSection, figures: InfoFigures): string[] {
+  const lines = redisSectionLines(section, figures);
+  if (section === 'stats' || section === 'replication' || section === 'cluster') {
+    lines.push(...(figures.backendStats.extraInfo?.[section] ?? []));
+  }
+  return lines;
+}
+
+function redisSectionLines(section: InfoSection, figures: InfoFigures): string[] {
   const { server, backendStats, keyCount, topology } = figures;
   const stats = server.stats;
   switch (section) {

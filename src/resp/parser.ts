@@ -1,6 +1,6 @@
 import { invariant } from '../util/assert.js';
+import { parseSmallInt } from '../util/int64.js';
 import { InvalidRespOptionError, RespProtocolError } from './errors.js';
-import { parseSmallInt } from './integer.js';
 
 /** The bounds a {@link RespParser} enforces on one connection's input. */
 export interface RespParserLimits {

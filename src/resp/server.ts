@@ -43,8 +43,11 @@ export interface RespServerOptions {
   readonly port?: number;
   /** `cluster` (default) or `proxy`; see {@link RespMode}. */
   readonly mode?: RespMode;
-  /** Password AUTH / HELLO AUTH must present; none by default. */
-  readonly password?: string;
+  /**
+   * Password AUTH / HELLO AUTH must present (any one of a list is accepted); none by
+   * default.
+   */
+  readonly password?: string | Buffer | readonly (string | Buffer)[];
   /** Allow FLUSHALL / FLUSHDB (they empty the whole cache); default false. */
   readonly allowFlush?: boolean;
   /** Wall clock for EXPIREAT / EXAT / PXAT; default `Date.now`. */
@@ -73,6 +76,12 @@ function packageVersion(): string {
     // Not found when bundled elsewhere; INFO then says so.
   }
   return 'unknown';
+}
+
+function passwordList(password: RespServerOptions['password']): readonly Buffer[] {
+  if (password === undefined) return [];
+  const list = typeof password === 'string' || Buffer.isBuffer(password) ? [password] : password;
+  return list.map((entry) => Buffer.from(entry));
 }
 
 function checkServerLimits(limits: RespServerLimits): void {
@@ -117,7 +126,7 @@ export class RespServer {
     this.context = {
       backend: options.backend,
       mode,
-      password: options.password,
+      passwords: passwordList(options.password),
       allowFlush: options.allowFlush ?? false,
       wallClock: options.wallClock ?? systemWallClock,
       monotonicClock: clock,

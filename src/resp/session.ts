@@ -33,8 +33,8 @@ export const REDIS_COMPAT_VERSION = '7.0.0';
 export interface RespServerContext {
   readonly backend: RespBackend;
   readonly mode: RespMode;
-  /** The password AUTH/HELLO must present, or `undefined` when none is required. */
-  readonly password: string | undefined;
+  /** The passwords AUTH/HELLO accept (any one of them); empty when none is required. */
+  readonly passwords: readonly Buffer[];
   /** Whether FLUSHALL/FLUSHDB are allowed (off by default: they wipe the whole cache). */
   readonly allowFlush: boolean;
   /** Wall-clock milliseconds since the epoch, for EXPIREAT/EXAT/PXAT only. */

@@ -656,6 +656,9 @@ export class WsConnection {
       if (this.state !== 'open') return;
       this.dispatch(envelope);
     }
+    // Replies the handlers gave synchronously leave now, as one frame: waiting for the
+    // scheduled flush only adds to the requester's round trip.
+    if (this.queue.length > 0) this.flush();
   }
 
   private dispatch(envelope: Envelope): void {

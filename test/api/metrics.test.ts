@@ -1,82 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { escapeLabelValue } from '../../src/api/metrics.js';
 import { Shoal, type ShoalNode } from '../../src/api/shoal.js';
+import {
+  onlySample,
+  type PrometheusText,
+  parsePrometheusText,
+} from '../support/prometheus-text.js';
 
 const SECRET = 'metrics-test-secret-7f3a9c';
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const started: ShoalNode[] = [];
 
 afterEach(async () => {
   for (const node of started.splice(0).reverse()) await node.stop();
 });
 
-interface ParsedSample {
-  readonly name: string;
-  readonly labels: Record<string, string>;
-  readonly value: number;
-}
-
-/**
- * A strict reader of the Prometheus text format 0.0.4 subset the node emits: throws on
- * any line that is not `# HELP`, `# TYPE` or a sample of a metric with a TYPE.
- */
-function parsePrometheus(text: string): { types: Map<string, string>; samples: ParsedSample[] } {
-  const types = new Map<string, string>();
-  const helps = new Set<string>();
-  const samples: ParsedSample[] = [];
-  if (!text.endsWith('\n')) throw new Error('exposition must end with a line feed');
-  for (const line of text.slice(0, -1).split('\n')) {
-    if (line.startsWith('# HELP ')) {
-      const [, name] = /^# HELP (\S+) .+$/.exec(line) ?? [];
-      if (name === undefined || !NAME.test(name)) throw new Error(`bad HELP line: ${line}`);
-      if (helps.has(name)) throw new Error(`second HELP for ${name}`);
-      helps.add(name);
-      continue;
-    }
-    if (line.startsWith('# TYPE ')) {
-      const [, name, type] = /^# TYPE (\S+) (counter|gauge)$/.exec(line) ?? [];
-      if (name === undefined || type === undefined || !NAME.test(name)) {
-        throw new Error(`bad TYPE line: ${line}`);
-      }
-      if (types.has(name)) throw new Error(`second TYPE for ${name}`);
-      types.set(name, type);
-      continue;
-    }
-    const match = /^([^\s{]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (match === null) throw new Error(`bad sample line: ${line}`);
-    const [, name = '', labelText, valueText = ''] = match;
-    if (!NAME.test(name)) throw new Error(`bad metric name: ${name}`);
-    const type = types.get(name);
-    if (type === undefined) throw new Error(`sample of ${name} before its TYPE`);
-    if (type === 'counter' && !name.endsWith('_total'))
-      throw new Error(`counter ${name} lacks _total`);
-    const value = Number.parseFloat(valueText);
-    if (Number.isNaN(value) && valueText !== 'NaN') throw new Error(`bad value: ${line}`);
-    samples.push({ name, labels: parseLabels(labelText ?? ''), value });
-  }
-  return { types, samples };
-}
-
-function parseLabels(text: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  const pair = /([^=,]+)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/y;
-  while (pair.lastIndex < text.length) {
-    const match = pair.exec(text);
-    if (match === null) throw new Error(`bad labels: {${text}}`);
-    const [, name = '', raw = ''] = match;
-    if (!LABEL_NAME.test(name)) throw new Error(`bad label name: ${name}`);
-    labels[name] = raw.replace(/\\(.)/g, (_, escaped: string) =>
-      escaped === 'n' ? '\n' : escaped,
-    );
-  }
-  return labels;
-}
-
-function sampleValue(samples: readonly ParsedSample[], name: string): number {
-  const found = samples.filter((sample) => sample.name === name);
-  expect(found).toHaveLength(1);
-  return found[0]?.value ?? Number.NaN;
+function sampleValue(parsed: PrometheusText, name: string): number {
+  return onlySample(parsed, name).value;
 }
 
 describe('/healthz and /metrics on the node port', () => {
@@ -99,7 +38,7 @@ describe('/healthz and /metrics on the node port', () => {
     expect(before.headers.get('content-type')).toContain('version=0.0.4');
     const beforeText = await before.text();
     expect(beforeText).not.toContain(SECRET);
-    const first = parsePrometheus(beforeText);
+    const first = parsePrometheusText(beforeText);
     expect(first.types.get('shoal_cache_hits_total')).toBe('counter');
     expect(first.types.get('shoal_cache_keys')).toBe('gauge');
     const leader = first.samples.find(
@@ -116,13 +55,41 @@ describe('/healthz and /metrics on the node port', () => {
 
     const afterText = await (await fetch(`${base}/metrics`)).text();
     expect(afterText).not.toContain(SECRET);
-    const second = parsePrometheus(afterText);
-    const hits = (parsed: typeof first, name: string) => sampleValue(parsed.samples, name);
+    const second = parsePrometheusText(afterText);
+    const hits = sampleValue;
     expect(hits(second, 'shoal_cache_hits_total')).toBe(hits(first, 'shoal_cache_hits_total') + 1);
     expect(hits(second, 'shoal_cache_misses_total')).toBeGreaterThan(
       hits(first, 'shoal_cache_misses_total'),
     );
     expect(hits(second, 'shoal_cache_keys')).toBe(1);
+    expect(hits(second, 'shoal_cache_sets_total')).toBe(1);
+    expect(second.types.get('shoal_replication_oldest_batch_age_seconds')).toBe('gauge');
+    expect(hits(second, 'shoal_replication_batches_in_flight')).toBe(0);
+    expect(hits(second, 'shoal_settings_max_memory_bytes')).toBe(256 * 1024 * 1024);
+    expect(onlySample(second, 'shoal_settings_write_concern', { concern: 'all' }).value).toBe(1);
+    expect(onlySample(second, 'shoal_settings_write_concern', { concern: 'one' }).value).toBe(0);
+
+    // A cluster setting changed live shows in the next scrape.
+    await node.config.set('maxMemory', '1mb');
+    await node.config.set('defaultTtlMs', 1500);
+    const third = parsePrometheusText(await (await fetch(`${base}/metrics`)).text());
+    expect(hits(third, 'shoal_settings_max_memory_bytes')).toBe(1024 * 1024);
+    expect(hits(third, 'shoal_settings_default_ttl_seconds')).toBe(1.5);
+
+    // A getOrLoad miss runs one lease to completion; a second call is a plain hit.
+    let loaderCalls = 0;
+    const load = () => {
+      loaderCalls++;
+      return 'loaded';
+    };
+    expect(await node.getOrLoad('metrics:loaded', load)).toBe('loaded');
+    expect(await node.getOrLoad('metrics:loaded', load)).toBe('loaded');
+    expect(loaderCalls).toBe(1);
+    const fourth = parsePrometheusText(await (await fetch(`${base}/metrics`)).text());
+    expect(hits(fourth, 'shoal_load_leases_total')).toBe(1);
+    expect(hits(fourth, 'shoal_loads_completed_total')).toBe(1);
+    expect(hits(fourth, 'shoal_loads_pending')).toBe(0);
+    expect(fourth.types.get('shoal_loads_failed_total')).toBe('counter');
   });
 
   it('answers 503 with the reason when the node loses its quorum, and 404 elsewhere', async () => {
@@ -153,5 +120,23 @@ describe('/healthz and /metrics on the node port', () => {
 
   it('escapes label values as the format requires', () => {
     expect(escapeLabelValue('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
+  });
+
+  it('has a parser that refuses what the format or the naming conventions forbid', () => {
+    const bad = [
+      'x_total 1\n',
+      '# TYPE x counter\nx 1\n',
+      '# TYPE x_total gauge\nx_total 1\n',
+      '# TYPE x_ms gauge\nx_ms 1\n',
+      '# TYPE x gauge\nx{a="1"} 1\nx{a="1"} 2\n',
+      '# TYPE x gauge\n# TYPE y gauge\nx 1\ny 1\nx{a="b"} 1\n',
+      '# TYPE x gauge\nx one\n',
+      '# TYPE x_total counter\nx_total -1\n',
+      '# TYPE x gauge\nx{a=b} 1\n',
+    ];
+    for (const text of bad) expect(() => parsePrometheusText(text), text).toThrow();
+    expect(parsePrometheusText('# HELP x h\n# TYPE x gauge\nx{a="q\\""} 2.5e3\n').samples).toEqual([
+      { name: 'x', labels: { a: 'q"' }, value: 2500 },
+    ]);
   });
 });

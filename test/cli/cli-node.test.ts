@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { redisCli } from '../resp/support/redis-cli.js';
 import { linesOf, ProcessScope, type RunningNode, runCli, TEST_SECRET } from './cli-process.js';
 
 const env = { SHOAL_SECRET: TEST_SECRET };
@@ -87,6 +88,40 @@ describe.concurrent('shoal start with client commands against it', () => {
         'm',
       ),
     );
+  });
+
+  it('speaks Redis on --resp-port: the secret or --resp-password log in', async ({
+    onTestFinished,
+  }) => {
+    const scope = new ProcessScope(onTestFinished);
+    const node = await scope.startNode(
+      [
+        '--id',
+        'cli-resp',
+        '--log-level',
+        'warn',
+        '--resp-port',
+        '0',
+        '--resp-password',
+        'redis-pw',
+      ],
+      { env },
+    );
+    const [, port] = await node.cli.waitFor(/RESP on port (\d+)/);
+    // A loaded machine can delay the coordinator's ticks past the lease: the node then
+    // answers CLUSTERDOWN (nothing applied), which a Redis client retries.
+    const redis = async (...args: string[]): Promise<string> => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const { stdout } = await redisCli(Number(port), ['--no-auth-warning', ...args]);
+        if (!stdout.startsWith('CLUSTERDOWN') || Date.now() > deadline) return stdout;
+      }
+    };
+    expect(await redis('-a', 'redis-pw', 'SET', 'greeting', 'hello')).toBe('OK\n');
+    expect(await redis('-a', TEST_SECRET, 'GET', 'greeting')).toBe('hello\n');
+    expect(await redis('GET', 'greeting')).toMatch(/^NOAUTH/);
+    const viaShoal = await client(node, 'get', 'greeting');
+    expect(viaShoal.stdout).toBe('hello\n');
   });
 
   it('fails fast with one line when the secret is wrong', async ({ onTestFinished }) => {

@@ -143,6 +143,28 @@ describe.concurrent('bad command lines exit 2 with one line', () => {
       secret,
     ],
     ['demo with a bad key count', ['demo', '--keys', 'many'], /--keys must be a whole number/],
+    [
+      'a non-numeric RESP port',
+      ['start', '--resp-port', 'x'],
+      /--resp-port must be a whole number/,
+    ],
+    [
+      'a RESP port out of range',
+      ['start', '--resp-port', '70000'],
+      /--resp-port must be between 0 and 65535/,
+    ],
+    [
+      '--resp-proxy without --resp-port',
+      ['start', '--resp-proxy'],
+      /--resp-proxy needs --resp-port/,
+    ],
+    [
+      '--resp-password without --resp-port',
+      ['start', '--resp-password', 'pw'],
+      /--resp-password needs --resp-port/,
+    ],
+    ['an empty RESP password', ['start', '--resp-port', '0', '--resp-password='], /is empty/],
+    ['a value given to --resp-allow-flush', ['start', '--resp-allow-flush=yes'], /takes no value/],
   ];
   it.each(cases)('%s', async (_name, args, pattern, env) => {
     const result = await runCli(args, env === undefined ? {} : { env });
@@ -200,10 +222,18 @@ describe('config files of shoal start', () => {
 });
 
 describe('unreachable clusters exit 1 with one line', () => {
-  it('get, set and status against a port nobody listens on', async () => {
+  it('every client command against a port nobody listens on', async () => {
     const port = await closedPort();
     const env = { SHOAL_SECRET: TEST_SECRET };
-    for (const args of [['get', 'k'], ['set', 'k', 'v'], ['status']]) {
+    for (const args of [
+      ['get', 'k'],
+      ['set', 'k', 'v'],
+      ['del', 'k'],
+      ['ttl', 'k'],
+      ['status'],
+      ['config', 'get', 'k'],
+      ['config', 'set', 'k', 'v'],
+    ]) {
       const result = await runCli([...args, '--seed', `127.0.0.1:${port}`, '--timeout', '2000'], {
         env,
       });
@@ -230,6 +260,26 @@ describe('unreachable clusters exit 1 with one line', () => {
         },
       );
       expectOneLineFailure(result, 1, /cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('start with a RESP port already in use', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const result = await runCli(
+        ['start', '--port', '0', '--resp-port', String(address.port), '--log-level', 'error'],
+        { env: { SHOAL_SECRET: TEST_SECRET } },
+      );
+      expectOneLineFailure(
+        result,
+        1,
+        new RegExp(`cannot listen for RESP on 127\\.0\\.0\\.1:${address.port} \\(EADDRINUSE\\)`),
+      );
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

@@ -1,13 +1,17 @@
 /**
  * Differential tests: the same random command sequences and raw protocol input go to
- * a real redis-server and to shoal's RESP front end over the memory backend (in proxy
- * mode, i.e. standalone semantics), and the replies must be identical, byte for byte
- * for raw input and structurally (with a tolerance on TTL/PTTL) for commands.
+ * a real redis-server and to a real shoal node's RESP port (a single node started by
+ * `Shoal.start`, in proxy mode, i.e. standalone semantics; every command runs through
+ * the cluster's replicated write path), and the replies must be identical, byte for
+ * byte for raw input and structurally (with a tolerance on TTL/PTTL) for commands.
+ * The shoal connection authenticates with the cluster secret before the comparison.
  *
  * Known, deliberate differences (not generated here):
  * - After `SET k v PXAT <past>` Redis holds the already-expired key until its expiry
  *   cycle reclaims it, so DBSIZE briefly counts it; shoal removes it at once (every
  *   other command sees the key missing on both).
+ * - shoal caps TTLs at 2^53 - 1 ms (285,000 years); Redis keeps up to 2^63 ms, so
+ *   the generated times stay below the cap.
  * - Redis scans for line ends with `strchr`, so a NUL byte before the end of an inline or header line stalls the
  *   connection until 64 KiB arrive; shoal reads such a line (cut at the NUL, as Redis
  *   cuts the arguments).
@@ -17,10 +21,11 @@
  */
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type MemoryServer, startMemoryServer } from './support/memory-server.js';
+import type { ShoalNode } from '../../src/api/index.js';
 import { RawRespClient, ReplyDeadlineError } from './support/raw-client.js';
 import { type RedisProcess, startRedisServer } from './support/redis-process.js';
 import type { Reply } from './support/reply-reader.js';
+import { connectAuthenticated, startShoalRespNode } from './support/shoal-resp-node.js';
 
 /** A time argument, resolved when the command is sent (see `resolveTime`). */
 interface TimeArg {
@@ -111,7 +116,7 @@ const literalTimes = [
   '-5',
   'soon',
   '9223372036854775807',
-  '9223372036854775',
+  '9007199254740',
   '-9223372036854775808',
 ];
 const timeArb = (unit: 's' | 'ms', absolute: boolean, allowPast = true): fc.Arbitrary<Arg> =>
@@ -255,7 +260,7 @@ function assertSameReply(args: readonly (string | Buffer)[], expected: Reply, ac
 }
 
 let redisServer: RedisProcess | undefined;
-let shoal: MemoryServer | undefined;
+let shoal: (ShoalNode & { readonly respPort: number }) | undefined;
 const clients: RawRespClient[] = [];
 
 afterEach(() => {
@@ -265,7 +270,7 @@ afterEach(() => {
 async function connectBoth(): Promise<[RawRespClient, RawRespClient]> {
   const pair: [RawRespClient, RawRespClient] = [
     await RawRespClient.connect(redisServer!.port),
-    await RawRespClient.connect(shoal!.port),
+    await connectAuthenticated(shoal!.respPort),
   ];
   clients.push(...pair);
   return pair;
@@ -274,12 +279,12 @@ async function connectBoth(): Promise<[RawRespClient, RawRespClient]> {
 describe('shoal RESP vs redis-server', () => {
   beforeEach(async () => {
     redisServer = await startRedisServer();
-    shoal = await startMemoryServer({ mode: 'proxy', allowFlush: true });
+    shoal = await startShoalRespNode({ respProxy: true, respAllowFlush: true });
   });
 
   afterEach(async () => {
     for (const client of clients.splice(0)) client.close();
-    await shoal?.server.close();
+    await shoal?.stop();
     await redisServer?.stop();
   });
 
@@ -348,8 +353,11 @@ describe('shoal RESP vs redis-server', () => {
         async (parts) => {
           const input = Buffer.from(`${parts.join('')}${sentinel}`, 'latin1');
           const outputs: string[] = [];
-          for (const port of [redisServer!.port, shoal!.port]) {
-            const client = await RawRespClient.connect(port);
+          for (const port of [redisServer!.port, shoal!.respPort]) {
+            const client =
+              port === shoal!.respPort
+                ? await connectAuthenticated(port)
+                : await RawRespClient.connect(port);
             clients.push(client);
             client.write(input);
             outputs.push(await readUntilSentinelOrClose(client));
@@ -369,10 +377,10 @@ describe('shoal RESP vs redis-server', () => {
 describe('CLUSTER KEYSLOT vs redis-server in cluster mode', () => {
   it('maps any key bytes to the slot Redis Cluster computes', async () => {
     const cluster = await startRedisServer(['--cluster-enabled', 'yes']);
-    const shoalNode = await startMemoryServer();
+    const shoalNode = await startShoalRespNode();
     try {
       const reference = await RawRespClient.connect(cluster.port);
-      const subject = await RawRespClient.connect(shoalNode.port);
+      const subject = await connectAuthenticated(shoalNode.respPort);
       clients.push(reference, subject);
       const keyBytes = fc.oneof(
         fc.uint8Array({ maxLength: 24 }).map((bytes) => Buffer.from(bytes)),
@@ -397,7 +405,7 @@ describe('CLUSTER KEYSLOT vs redis-server in cluster mode', () => {
         { numRuns: 400 },
       );
     } finally {
-      await shoalNode.server.close();
+      await shoalNode.stop();
       await cluster.stop();
     }
   });

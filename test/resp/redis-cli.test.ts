@@ -2,7 +2,6 @@
  * redis-cli (Debian's redis-tools) against shoal's RESP front end, compared with the
  * same invocations against a real redis-server. Fails, not skips, without the tools.
  */
-import { execFile } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RespServer } from '../../src/resp/server.js';
@@ -13,31 +12,8 @@ import {
   memoryNodeId,
 } from '../support/memory-resp-backend.js';
 import { type MemoryServer, startMemoryServer } from './support/memory-server.js';
+import { redisCli } from './support/redis-cli.js';
 import { type RedisProcess, requireBinary, startRedisServer } from './support/redis-process.js';
-
-const CLI_TIMEOUT_MS = 20_000;
-
-interface CliResult {
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs redis-cli against `port` with `args`, feeding `input` on stdin. */
-function redisCli(port: number, args: readonly string[], input = ''): Promise<CliResult> {
-  const binary = requireBinary('redis-cli');
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      binary,
-      ['-h', '127.0.0.1', '-p', String(port), ...args],
-      { encoding: 'latin1', timeout: CLI_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error?.killed) reject(error);
-        else resolve({ stdout, stderr });
-      },
-    );
-    child.stdin?.end(Buffer.from(input, 'latin1'));
-  });
-}
 
 let redisServer: RedisProcess | undefined;
 let shoal: MemoryServer | undefined;

@@ -26,10 +26,10 @@ import type {
   RespTtlChange,
 } from '../../src/resp/backend.js';
 import { incrementOverflowError, notAnIntegerError } from '../../src/resp/errors.js';
-import { INT64_MAX, INT64_MIN, parseInt64 } from '../../src/resp/integer.js';
 import { respKeyFromString } from '../../src/resp/key-encoding.js';
 import { respKeySlot } from '../../src/resp/key-slot.js';
 import { type Clock, monotonicClock } from '../../src/util/clock.js';
+import { INT64_MAX, INT64_MIN, parseInt64 } from '../../src/util/int64.js';
 
 const SLOT_COUNT = 16384;
 

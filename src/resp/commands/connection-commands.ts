@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseInt64 } from '../../util/int64.js';
 import { notAnIntegerError, RespCommandError } from '../errors.js';
-import { parseInt64 } from '../integer.js';
 import { type ClientSession, REDIS_COMPAT_VERSION } from '../session.js';
 import { argForMessage, isWord, wrongArityError } from './arguments.js';
 import type { CommandHandlers } from './command-handler.js';
@@ -49,9 +49,13 @@ function sha256(bytes: Uint8Array | string): Buffer {
  */
 function credentialsValid(session: ClientSession, username: Buffer, password: Buffer): boolean {
   if (!username.equals(DEFAULT_USER)) return false;
-  const expected = session.server.password;
-  if (expected === undefined) return true;
-  return timingSafeEqual(sha256(password), sha256(expected));
+  const accepted = session.server.passwords;
+  if (accepted.length === 0) return true;
+  const presented = sha256(password);
+  let valid = false;
+  // Every candidate is compared, so the time taken does not tell which one matched.
+  for (const expected of accepted) valid = timingSafeEqual(presented, sha256(expected)) || valid;
+  return valid;
 }
 
 /** Redis's `validateClientName`: printable ASCII without spaces, or empty. */
@@ -124,7 +128,7 @@ export const CONNECTION_COMMANDS: CommandHandlers = {
     let username: Buffer = DEFAULT_USER;
     let password = args[1]!;
     if (args.length === 2) {
-      if (session.server.password === undefined) {
+      if (session.server.passwords.length === 0) {
         throw new RespCommandError(
           'ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?',
         );

@@ -1,5 +1,5 @@
+import { INT64_MAX, INT64_MIN, parseInt64 } from '../../util/int64.js';
 import { notAnIntegerError, RespCommandError } from '../errors.js';
-import { INT64_MAX, INT64_MIN, parseInt64 } from '../integer.js';
 
 /** The unit a command's time argument is given in. */
 export type TimeUnit = 'seconds' | 'milliseconds';

@@ -1,6 +1,6 @@
+import { INT64_MIN, parseInt64 } from '../../util/int64.js';
 import type { RespTtlChange } from '../backend.js';
 import { notAnIntegerError, RespCommandError } from '../errors.js';
-import { INT64_MIN, parseInt64 } from '../integer.js';
 import type { ClientSession } from '../session.js';
 import { isWord, ownedCopy, syntaxError, wrongArityError } from './arguments.js';
 import type { CommandHandlers } from './command-handler.js';
@@ -101,7 +101,7 @@ function countRead(session: ClientSession, value: Buffer | undefined): void {
 }
 
 /** Shared by SET, SETEX, PSETEX and SETNX: Redis's `setGenericCommand`. */
-async function setGeneric(
+function setGeneric(
   session: ClientSession,
   key: string,
   value: Buffer,
