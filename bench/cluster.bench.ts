@@ -26,7 +26,8 @@
  * latency percentiles over all timed operations. Redis is started by the bench on a
  * free port (`redis-server` from Debian: apt-get install -y redis-server).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { Shoal } from '../src/api/shoal.js';
 import { ShoalClient } from '../src/api/shoal-client.js';
@@ -38,6 +39,8 @@ import {
   type NodeProcess,
   startNodeProcess,
 } from '../test/support/node-processes.js';
+import { percentile, round } from './support/figures.js';
+import { startRedisServer } from './support/redis-server.js';
 
 const SECRET = 'bench-secret';
 const CONCURRENCY = 50;
@@ -68,16 +71,6 @@ interface Measurement {
   opsPerSec: number;
   p50Ms: number;
   p99Ms: number;
-}
-
-function percentile(sorted: Float64Array, fraction: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
-}
-
-function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 /** Runs `op` with CONCURRENCY loops for `durationMs`; records latencies into `latencies`. */
@@ -136,35 +129,7 @@ function keyOf(i: number): string {
 }
 
 async function startRedis(): Promise<{ client: Redis; pipelined: Redis; port: number }> {
-  if (spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status !== 0) {
-    throw new Error('redis-server not found: install it (Debian: apt-get install -y redis-server)');
-  }
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  children.push(child);
-  const client = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    maxRetriesPerRequest: 20,
-  });
-  // Refused connects while redis-server starts are expected; the loop below retries them.
-  client.on('error', () => {});
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await client.connect();
-      await client.ping();
-      break;
-    } catch (error) {
-      if (attempt > 100) throw error;
-      client.disconnect();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const { client, port } = await startRedisServer(children);
   const pipelined = new Redis({ port, host: '127.0.0.1', enableAutoPipelining: true });
   await pipelined.ping();
   return { client, pipelined, port };

@@ -19,13 +19,16 @@
  * the ratio of the two contenders measured side by side is the figure to read.
  * Usage: npm run bench load   (or node --expose-gc --import tsx bench/load.bench.ts)
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ShoalClient } from '../src/api/shoal-client.js';
 import { freePort } from '../test/support/node-processes.js';
+import { percentile, round } from './support/figures.js';
+import { startRedisServer } from './support/redis-server.js';
 
 const SECRET = 'load-bench-secret';
 const NODES = 3;
@@ -56,16 +59,6 @@ interface Step {
   p50Ms: number;
   p99Ms: number;
   errors: number;
-}
-
-function percentile(sorted: Float64Array, fraction: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
-}
-
-function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 /** A deterministic value per key and version, VALUE_BYTES long. */
@@ -117,43 +110,13 @@ async function memoryOf(node: LoadNode): Promise<Record<string, number>> {
 }
 
 async function startRedis(maxMemoryBytes: number): Promise<Redis> {
-  if (spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status !== 0) {
-    throw new Error('redis-server not found: install it (Debian: apt-get install -y redis-server)');
-  }
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--maxmemory',
-      String(maxMemoryBytes),
-      '--maxmemory-policy',
-      'allkeys-lru',
-    ],
-    { stdio: 'ignore' },
-  );
-  children.push(child);
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true });
-  // Refused connects while redis-server starts are expected; the loop retries them.
-  client.on('error', () => {});
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await client.connect();
-      await client.ping();
-      return client;
-    } catch (error) {
-      if (attempt > 100) throw error;
-      client.disconnect();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const server = await startRedisServer(children, [
+    '--maxmemory',
+    String(maxMemoryBytes),
+    '--maxmemory-policy',
+    'allkeys-lru',
+  ]);
+  return server.client;
 }
 
 /** Runs `concurrency` loops of get/set for `durationMs`. */

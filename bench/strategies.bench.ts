@@ -19,13 +19,15 @@
  * median time is reported. Redis is started by the bench on a free port
  * (`redis-server`, as in the cluster bench). The 2 cores are shared: times are noisy.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { Redis } from 'ioredis';
+
+import type { ChildProcess } from 'node:child_process';
+import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { Shoal, type ShoalNode } from '../src/api/shoal.js';
 import { ShoalClient } from '../src/api/shoal-client.js';
 import type { ShoalCache } from '../src/cluster/cache-api.js';
-import { freePort } from '../test/support/node-processes.js';
+import { round } from './support/figures.js';
+import { startRedisServer } from './support/redis-server.js';
 
 const SECRET = 'bench-secret';
 const REQUESTS = 1_000;
@@ -80,35 +82,7 @@ async function stampede(serve: Serve, key: string): Promise<Trial> {
 }
 
 async function startRedis(): Promise<Redis> {
-  if (spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status !== 0) {
-    throw new Error('redis-server not found: install it (Debian: apt-get install -y redis-server)');
-  }
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  children.push(child);
-  const client = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    maxRetriesPerRequest: 20,
-  });
-  // Refused connects while redis-server starts are expected; the loop below retries them.
-  client.on('error', () => {});
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await client.connect();
-      await client.ping();
-      return client;
-    } catch (error) {
-      if (attempt > 100) throw error;
-      client.disconnect();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  return (await startRedisServer(children)).client;
 }
 
 async function startShoal(): Promise<{
@@ -144,11 +118,6 @@ async function startShoal(): Promise<{
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function round(value: number, digits = 1): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }
 
 async function main(): Promise<void> {
@@ -211,7 +180,7 @@ async function main(): Promise<void> {
     const row = {
       loaderCallsMax: Math.max(...calls),
       loaderCallsMin: Math.min(...calls),
-      medianMs: round(median(list.map((t) => t.ms))),
+      medianMs: round(median(list.map((t) => t.ms)), 1),
     };
     results[name] = row;
     const callText =
