@@ -1505,13 +1505,8 @@ export class CacheNode implements ShoalCache {
     clear: readonly number[],
     items: WireItem[],
   ): Promise<unknown> {
-    if ((this.placement?.epoch ?? -1) < epoch)
-      await this.waitForEpoch(epoch, this.options.viewWaitMs);
-    const placement = this.placement;
-    if (this.stopped) return errorReply(new StoppedError());
-    if (placement === undefined || placement.epoch !== epoch) {
-      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
-    }
+    const placement = await this.placementAt(epoch);
+    if (!(placement instanceof Placement)) return placement;
     const refused = (p: number) =>
       placement.primaryOf(p) !== from || this.states.mode[p] !== MODE_NONE;
     for (const p of clear) if (refused(p)) return errorReply(new ReplicaNotSyncedError(this.id, p));
@@ -1552,6 +1547,22 @@ export class CacheNode implements ShoalCache {
     return this.loads.serve(from, request, (error) => this.refusal(error, request.e));
   }
 
+  /**
+   * The placement of view `epoch` for a node-to-node message stamped with it: waits
+   * (bounded) for this node's view to catch up, and answers the error reply the sender
+   * needs when this node is stopped or in another view (fencing).
+   */
+  private async placementAt(epoch: number): Promise<Placement | ErrorReply> {
+    if ((this.placement?.epoch ?? -1) < epoch)
+      await this.waitForEpoch(epoch, this.options.viewWaitMs);
+    const placement = this.placement;
+    if (this.stopped) return errorReply(new StoppedError());
+    if (placement === undefined || placement.epoch !== epoch) {
+      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
+    }
+    return placement;
+  }
+
   private async serveRemote(epoch: number, op: KeyOp): Promise<OpResult> {
     if ((this.placement?.epoch ?? -1) < epoch)
       await this.waitForEpoch(epoch, this.options.viewWaitMs);
@@ -1573,13 +1584,8 @@ export class CacheNode implements ShoalCache {
     sid: string,
     items: WireItem[],
   ): Promise<unknown> {
-    if ((this.placement?.epoch ?? -1) < epoch)
-      await this.waitForEpoch(epoch, this.options.viewWaitMs);
-    const placement = this.placement;
-    if (this.stopped) return errorReply(new StoppedError());
-    if (placement === undefined || placement.epoch !== epoch) {
-      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
-    }
+    const placement = await this.placementAt(epoch);
+    if (!(placement instanceof Placement)) return placement;
     if (placement.primaryOf(partition) !== from || placement.rankOf(this.id, partition) <= 0) {
       return errorReply(new ReplicaNotSyncedError(this.id, partition));
     }
@@ -1624,13 +1630,8 @@ export class CacheNode implements ShoalCache {
     partitions: readonly number[],
     backup: boolean,
   ): Promise<unknown> {
-    if ((this.placement?.epoch ?? -1) < epoch)
-      await this.waitForEpoch(epoch, this.options.viewWaitMs);
-    const placement = this.placement;
-    if (this.stopped) return errorReply(new StoppedError());
-    if (placement === undefined || placement.epoch !== epoch) {
-      return errorReply(new StaleViewError(epoch, placement?.epoch ?? -1), placement?.epoch);
-    }
+    const placement = await this.placementAt(epoch);
+    if (!(placement instanceof Placement)) return placement;
     if (!this.syncSource.hasRoom()) {
       return errorReply(
         new OverloadedError('the handoff source sessions', this.options.syncMaxSourceSessions),
