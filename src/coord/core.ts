@@ -1703,9 +1703,13 @@ export class CoordinatorCore {
 
   // ---------------------------------------------------------------- commit & apply
 
-  private commitTo(zxid: number): void {
+  private commitTo(requested: number): void {
+    if (requested <= this.committedZxid) return;
+    invariant(requested <= this.log.lastZxid(), `commit ${formatZxid(requested)} past the log end`);
+    // An honest leader names an entry's zxid; a malformed sync or ping may name a point
+    // between two held entries, and then only the entries up to it are committed.
+    const zxid = this.log.floor(requested) ?? this.committedZxid;
     if (zxid <= this.committedZxid) return;
-    invariant(zxid <= this.log.lastZxid(), `commit ${formatZxid(zxid)} past the log end`);
     const entries = this.log.slice(this.committedZxid, zxid);
     for (const entry of entries) {
       const result = this.state.apply(entry);

@@ -101,6 +101,36 @@ describe('coordinator messages', () => {
     );
   });
 
+  it('a sync whose commit point falls between two held entries commits up to it, without crashing', () => {
+    // Found by the property above (seed 266443706): the leader's sync holds only 1:4
+    // but names 1:3 as committed; committing stopped short of 1:3 and an invariant threw.
+    const c = new HandCluster(['a', 'b', 'c']);
+    for (const id of ['a', 'b', 'c']) c.add(id, { storage: true });
+    c.tickUntil(() => c.leaders().length === 1);
+    const leader = c.leaders()[0]!;
+    const target = c.core(leader === 'b' ? 'a' : 'b');
+    const epoch1 = 2 ** 32;
+    const forged = [
+      { t: 'leaderInfo', epoch: 1 },
+      {
+        t: 'sync',
+        epoch: 1,
+        mode: 'diff',
+        truncateTo: 0,
+        snapshot: null,
+        entries: [
+          { zxid: epoch1 + 4, data: { type: 'join', id: ' ', address: ' ', sessionId: 0 } },
+        ],
+        committedZxid: epoch1 + 3,
+      },
+    ];
+    for (const message of forged) {
+      expect(() => target.step(leader, message)).not.toThrow();
+      c.settle();
+    }
+    expect(target.lastCommittedZxid).toBeLessThan(epoch1 + 3);
+  });
+
   it('every well-formed message survives msgpackr unchanged', () => {
     fc.assert(
       fc.property(protocolish, (raw) => {

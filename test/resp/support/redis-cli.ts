@@ -22,6 +22,9 @@ export function redisCli(port: number, args: readonly string[], input = ''): Pro
         else resolve({ stdout, stderr });
       },
     );
+    // redis-cli given its command as arguments may exit before reading stdin; the
+    // EPIPE that leaves is expected and must not surface as an uncaught error.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(Buffer.from(input, 'latin1'));
   });
 }
