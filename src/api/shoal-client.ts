@@ -7,7 +7,7 @@ import type {
   SetOptions,
   ShoalCache,
 } from '../cluster/cache-api.js';
-import { NoQuorumError, NotPrimaryError, NoViewError, StoppedError } from '../cluster/errors.js';
+import { NotPrimaryError, NoViewError, StoppedError } from '../cluster/errors.js';
 import {
   checkExpireTtl,
   checkIncrement,
@@ -34,6 +34,7 @@ import {
   awaitsView,
   checkSetOptions,
   decodeOpReply,
+  isRetryableFailure,
   lostReply,
   readFromAny,
   viewPollMs,
@@ -635,17 +636,7 @@ export class ShoalClient implements ShoalCache {
     if (this.stopped || (!waiting && attempt >= this.options.maxRetries)) return false;
     const remaining = deadline - this.options.scheduler.now();
     if (remaining <= 0) return false;
-    const code = error instanceof ShoalError ? error.code : '';
-    const notApplied =
-      isRetryableCode(code) || (error instanceof PeerUnavailableError && !error.sent);
-    const readRetry =
-      isIdempotent(op) &&
-      (code === 'ERR_OUTCOME_UNKNOWN' ||
-        code === 'ERR_REQUEST_TIMEOUT' ||
-        code === 'ERR_PEER_UNAVAILABLE');
-    // A primary without its lease refuses before ordering, and the lease may be back
-    // in a moment (an election, its pause guard after a stall): retried like a refusal.
-    if (!notApplied && !readRetry && !(error instanceof NoQuorumError)) return false;
+    if (!isRetryableFailure(error, op)) return false;
     if ((this.placement?.epoch ?? -1) <= epoch) await this.refreshView();
     const advanced = (this.placement?.epoch ?? -1) > epoch;
     if (!advanced) {

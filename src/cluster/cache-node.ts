@@ -98,6 +98,7 @@ import {
   decodeOpReply,
   encodeResult,
   isAnyRead,
+  isRetryableFailure,
   lostReply,
   readFromAny,
 } from './remote-ops.js';
@@ -857,19 +858,10 @@ export class CacheNode implements ShoalCache {
     if (this.stopped || (!waiting && attempt >= this.options.maxRetries)) return false;
     const remaining = deadline - this.scheduler.now();
     if (remaining <= 0) return false;
-    const code = error instanceof ShoalError ? error.code : '';
-    const notApplied =
-      isRetryableCode(code) || (error instanceof PeerUnavailableError && !error.sent);
-    const readRetry =
-      isIdempotent(op) &&
-      (code === 'ERR_OUTCOME_UNKNOWN' ||
-        code === 'ERR_REQUEST_TIMEOUT' ||
-        code === 'ERR_PEER_UNAVAILABLE');
-    if (code === 'ERR_NO_QUORUM') {
+    if (!isRetryableFailure(error, op)) return false;
+    if (error instanceof ShoalError && error.code === 'ERR_NO_QUORUM') {
       // This node is cut off itself: no newer view will come. Otherwise the remote
-      // primary lost its lease, to a newer view or only for a moment (an election, or
-      // its pause guard after a stall); it refused before ordering, so a bounded retry
-      // is safe either way.
+      // primary lost its lease, to a newer view or only for a moment.
       if (!this.viewSource.hasQuorum()) return false;
       await this.waitForEpoch(epoch + 1, Math.min(this.options.viewWaitMs, remaining));
       if ((this.placement?.epoch ?? -1) <= epoch) {
@@ -877,7 +869,6 @@ export class CacheNode implements ShoalCache {
       }
       return true;
     }
-    if (!notApplied && !readRetry) return false;
     const hinted =
       error instanceof NotPrimaryError || error instanceof StaleViewError
         ? error.viewEpoch

@@ -14,7 +14,9 @@ import type { ErrorReply } from './messages.js';
 /**
  * Error codes that prove the operation was not applied anywhere, because the node
  * refused it before ordering it: a caller may retry them, even non-idempotent ones,
- * once its view has caught up.
+ * once its view has caught up. `ERR_NO_QUORUM` is one: a primary without its lease
+ * refuses before ordering, and may have it back within an election (or once its pause
+ * guard after a stall ends).
  */
 const NOT_APPLIED_CODES: ReadonlySet<string> = new Set([
   'ERR_NOT_PRIMARY',
@@ -23,6 +25,7 @@ const NOT_APPLIED_CODES: ReadonlySet<string> = new Set([
   'ERR_REPLICA_NOT_SYNCED',
   'ERR_STOPPED',
   'ERR_NO_VIEW',
+  'ERR_NO_QUORUM',
 ]);
 
 /** Whether an error with `code` proves the operation was not applied and may be retried. */

@@ -17,7 +17,7 @@ import {
   type ReadOp,
 } from './key-ops.js';
 import { isErrorReply } from './messages.js';
-import { errorFromReply } from './remote-errors.js';
+import { errorFromReply, isRetryableCode } from './remote-errors.js';
 import { fromBytes } from './value-codec.js';
 
 /** Whether the read options ask for `readFrom: 'any'`; throws on an unknown value. */
@@ -102,6 +102,23 @@ export function decodeOpReply(
       if (typeof result === 'boolean') return result;
   }
   throw new OutcomeUnknownError(op.kind, op.key);
+}
+
+/**
+ * Whether a failed attempt may be tried again at all (the caller still bounds it by
+ * `maxRetries` and the deadline): a refusal that proves the operation was not applied,
+ * a request that never left, or any transport failure of a read, which changes nothing.
+ */
+export function isRetryableFailure(error: unknown, op: KeyOp): boolean {
+  const code = error instanceof ShoalError ? error.code : '';
+  if (isRetryableCode(code)) return true;
+  if (error instanceof PeerUnavailableError && !error.sent) return true;
+  return (
+    isIdempotent(op) &&
+    (code === 'ERR_OUTCOME_UNKNOWN' ||
+      code === 'ERR_REQUEST_TIMEOUT' ||
+      code === 'ERR_PEER_UNAVAILABLE')
+  );
 }
 
 /** Longest pause between two looks for a new view while a target is unreachable. */

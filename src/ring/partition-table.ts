@@ -58,8 +58,11 @@ export interface PartitionTableOptions {
   readonly vnodes?: number;
 }
 
-/** Which ownership {@link PartitionTable.partitionsOwnedBy} asks about. */
-export type OwnerRole = 'primary' | 'backup' | 'any';
+/**
+ * Which ownership {@link PartitionTable.partitionsOwnedBy} asks about: as primary, as
+ * backup, or `'owner'` for either.
+ */
+export type OwnerRole = 'primary' | 'backup' | 'owner';
 
 /**
  * Placement of every partition: for each of the {@link PARTITION_COUNT} partitions,
@@ -176,10 +179,10 @@ export class PartitionTable {
    * Partitions (ascending) that `memberId` owns in `role`: as primary, as a backup,
    * or either. A non-member owns nothing.
    */
-  partitionsOwnedBy(memberId: string, role: OwnerRole = 'any'): number[] {
-    if (role !== 'primary' && role !== 'backup' && role !== 'any') {
+  partitionsOwnedBy(memberId: string, role: OwnerRole = 'owner'): number[] {
+    if (role !== 'primary' && role !== 'backup' && role !== 'owner') {
       throw new InvalidArgumentError(
-        `role must be 'primary', 'backup' or 'any', got ${String(role)}`,
+        `role must be 'primary', 'backup' or 'owner', got ${String(role)}`,
       );
     }
     const index = this.indexById.get(memberId);

@@ -7,6 +7,7 @@ import {
   MAX_MEMBERS,
   MAX_REPLICATION_FACTOR,
   MAX_VNODES,
+  type OwnerRole,
   PartitionTable,
 } from '../../src/ring/partition-table.js';
 import { PARTITION_COUNT } from '../../src/ring/partitioner.js';
@@ -293,7 +294,7 @@ describe('PartitionTable accessors', () => {
         expect.objectContaining({ code: 'ERR_RING_INVALID_PARTITION' }),
       );
     }
-    expect(() => table.partitionsOwnedBy('n1', 'owner' as 'any')).toThrow(
+    expect(() => table.partitionsOwnedBy('n1', 'everyone' as OwnerRole)).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
     expect(() => table.ownerIndexAt(0, 3)).toThrow(
